@@ -1,0 +1,44 @@
+# wastelab: `make book` builds the executed book, `make test` runs the tests.
+# Both create the virtual environment .venv on first use (PyPI is the only network needed).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JB     := $(BIN)/jupyter-book
+
+.PHONY: all setup book student test lint bench clean
+
+all: book
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The full book, every chapter executed from a clean cache, warnings are errors.
+book: $(STAMP)
+	rm -rf _build
+	$(BIN)/python -m wastelab.book_build --edition full
+	$(BIN)/python -m wastelab.book_build --edition student
+
+# The student edition alone (solutions removed), into _build/student/html.
+student: $(STAMP)
+	$(BIN)/python -m wastelab.book_build --edition student
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check wastelab tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_speed.py
+	$(BIN)/python bench/bench_quality.py
+	$(BIN)/python bench/bench_book.py
+
+clean:
+	rm -rf _build exports

@@ -1,0 +1,85 @@
+"""Saving and loading ``Splits`` as ``.npz`` files: atomic writes, no pickles, checked loads."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from .splits import SPLIT_NAMES, Splits
+
+FORMAT = "wastelab-splits/1"
+_ARRAYS = [f"{p}_{s}" for s in SPLIT_NAMES for p in ("x", "y")]
+
+
+def atomic_write(path: str | Path, write) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+
+    A failure leaves nothing behind: no partial file at ``path`` and no temporary file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_splits(splits: Splits, path: str | Path) -> Path:
+    """Write ``splits`` to an uncompressed ``.npz`` with its metadata as a JSON string."""
+    meta = {
+        **splits.meta,
+        "format": FORMAT,
+        "class_names": list(splits.class_names),
+        "image_shape": list(splits.image_shape),
+        "wastelab_version": __version__,
+    }
+    arrays = {name: getattr(splits, name) for name in _ARRAYS}
+    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    return atomic_write(path, write)
+
+
+def load_splits(path: str | Path) -> Splits:
+    """Read a ``.npz`` written by :func:`save_splits`, refusing pickles and checking every array.
+
+    Raises ``FileNotFoundError`` or ``ValueError`` naming the file and what is wrong.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in [*_ARRAYS, "meta"] if k not in npz.files]
+            if missing:
+                raise ValueError(f"{path}: missing arrays {missing}; is this a wastelab .npz?")
+            arrays = {k: npz[k] for k in _ARRAYS}
+            meta = json.loads(str(npz["meta"]))
+    except ValueError as err:
+        if str(path) in str(err):
+            raise
+        # numpy raises ValueError on object arrays when allow_pickle=False
+        raise ValueError(f"{path}: unreadable or unsafe .npz ({err})") from err
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ValueError(f"{path}: not a valid .npz file ({err})") from err
+    if not isinstance(meta, dict) or "class_names" not in meta:
+        raise ValueError(f"{path}: metadata lacks 'class_names'")
+    class_names = tuple(meta.pop("class_names"))
+    try:
+        return Splits(**arrays, class_names=class_names, meta=meta)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
