@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         build(args.root, args.edition, strict=not args.no_strict)
     except subprocess.CalledProcessError as err:
-        print(f"the {args.edition} edition failed to build (exit {err.returncode})", file=sys.stderr)
+        print(f"the {args.edition} edition failed to build (exit {err.returncode})",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -1,0 +1,8 @@
+"""Self-checks for the book's exercises: call one on your answer, get a specific verdict.
+
+Each chapter's checks live in ``wastelab.exercises.chNN``; all are importable from here.
+"""
+
+from .core import Case, CheckFailed, check_value, run_checks
+
+__all__ = ["Case", "CheckFailed", "check_value", "run_checks"]
