@@ -1,4 +1,4 @@
-"""Data: sources (TACO, class folders, synthetic scenes), splits, ``.npz`` cache, tf.data pipeline."""
+"""Data: sources (TACO, class folders, synthetic scenes), splits, .npz cache, tf.data pipeline."""
 
 from .cache import atomic_write, load_splits, save_splits
 from .images import crop, read_image, to_array
@@ -7,5 +7,6 @@ from .splits import BOTTLE_CLASSES, SPLIT_NAMES, Splits, stratified_split, valid
 
 __all__ = [
     "BOTTLE_CLASSES", "DATA_ENV", "SOURCES", "SPLIT_NAMES", "Splits", "atomic_write", "crop",
-    "load_default", "load_splits", "prepare", "read_image", "save_splits", "stratified_split", "to_array", "validate_arrays",
+    "load_default", "load_splits", "prepare", "read_image", "save_splits", "stratified_split",
+    "to_array", "validate_arrays",
 ]

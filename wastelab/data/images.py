@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 COLOR_MODES = ("gray", "rgb")
 
@@ -18,7 +18,7 @@ def channels(color: str) -> int:
 
 
 def read_image(path: str | Path) -> Image.Image:
-    """Open and fully decode an image file, in RGB.
+    """Open and fully decode an image file, in RGB, turned upright by its EXIF orientation.
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for
     anything that does not decode (corrupt, truncated, not an image).
@@ -29,7 +29,8 @@ def read_image(path: str | Path) -> Image.Image:
     try:
         with Image.open(path) as img:
             img.load()  # forces a full decode: truncated files fail here
-            return img.convert("RGB")
+            # phone photos are often stored rotated, with an EXIF tag saying how to turn them
+            return ImageOps.exif_transpose(img).convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ValueError(f"{path}: not a readable image ({err})") from err
 

@@ -17,16 +17,19 @@ def validate_arrays(x: np.ndarray, y: np.ndarray, n_classes: int, where: str = "
     Raises ``ValueError`` naming ``where`` and the problem.
     """
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8:
-        raise ValueError(f"{where}: images must be a uint8 array, got {getattr(x, 'dtype', type(x))}")
+        got = getattr(x, "dtype", type(x))
+        raise ValueError(f"{where}: images must be a uint8 array, got {got}")
     if x.ndim != 4 or x.shape[-1] not in (1, 3):
         raise ValueError(f"{where}: images must have shape (N, H, W, 1|3), got {x.shape}")
     if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{where}: labels must be an integer array, got {getattr(y, 'dtype', type(y))}")
+        got = getattr(y, "dtype", type(y))
+        raise ValueError(f"{where}: labels must be an integer array, got {got}")
     if y.shape != (x.shape[0],):
         raise ValueError(f"{where}: labels must have shape ({x.shape[0]},), got {y.shape}")
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(
-            f"{where}: labels out of range [0, {n_classes - 1}]: found {int(y.min())}..{int(y.max())}"
+            f"{where}: labels out of range [0, {n_classes - 1}]: "
+            f"found {int(y.min())}..{int(y.max())}"
         )
 
 
@@ -87,7 +90,8 @@ class Splits:
         """A small text table: images, classes and pixel statistics per split."""
         rows = self.summary_rows()
         h, w, c = self.image_shape
-        head = f"{self.meta.get('source', 'unknown source')}: {h}x{w}x{c} images, classes {list(self.class_names)}"
+        source = self.meta.get("source", "unknown source")
+        head = f"{source}: {h}x{w}x{c} images, classes {list(self.class_names)}"
         cols = ["split", "images", *self.class_names, f"{self.class_names[-1]} share",
                 "pixel mean", "pixel std"]
         lines = [head, "  ".join(f"{c:>12}" for c in cols)]
@@ -120,7 +124,8 @@ def stratified_split(
     validate_arrays(x, y, len(class_names), where="input")
     fr = np.asarray(fractions, dtype=float)
     if fr.shape != (3,) or np.any(fr < 0) or not np.isclose(fr.sum(), 1.0):
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+        raise ValueError(
+            f"fractions must be three non-negative numbers summing to 1, got {fractions}")
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[], [], []]
     for cid in range(len(class_names)):
