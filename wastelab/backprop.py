@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: no ipywidgets needed in notebooks
 
 from .neuron import ACTIVATIONS, sigmoid, softmax
 

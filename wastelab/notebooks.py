@@ -119,7 +119,9 @@ def preview(chapter: str | Path, out: str | Path | None = None) -> int:
     config["execute"]["execute_notebooks"] = "force"
     config["execute"].pop("cache", None)
     (out / "_config.yml").write_text(yaml.safe_dump(config))
-    (out / "_toc.yml").write_text(f"format: jb-book\nroot: book/{chapter.stem}\n")
+    shutil.copy(root / "book" / "references.md", out / "book" / "references.md")
+    (out / "_toc.yml").write_text(f"format: jb-book\nroot: book/{chapter.stem}\n"
+                                  "chapters:\n  - file: book/references\n")
     jb = Path(sys.executable).with_name("jupyter-book")
     return subprocess.run([str(jb), "build", str(out), "-W", "-n", "--keep-going"],
                           cwd=out).returncode

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
@@ -66,6 +67,10 @@ def book_style() -> Iterator[None]:
     """Apply :data:`BOOK_RC` (fonts, palette, size) inside a ``with`` block only."""
     with plt.rc_context(BOOK_RC):
         yield
+        # the inline backend switches interactive mode on when it loads, which may happen
+        # inside this block; rc_context would switch it off again and hide later figures
+        interactive = matplotlib.is_interactive()
+    matplotlib.interactive(interactive)
 
 
 def _new_figure(figsize: tuple[float, float] = FIGSIZE) -> Figure:
