@@ -110,3 +110,9 @@ def test_output_delta_reference_passes_and_stub_is_not_done_yet(capsys):
 def test_output_delta_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_output_delta(wrong, verbose=False)
+
+
+def test_hand_gradient_answer_is_what_backward_finds():
+    from wastelab.exercises.ch04 import check_hand_gradient, hand_gradient_answer
+
+    check_hand_gradient(hand_gradient_answer(), verbose=False)

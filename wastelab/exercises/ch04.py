@@ -76,6 +76,16 @@ def _hand_gradient_variants() -> dict[str, float]:
     }
 
 
+def hand_gradient_answer() -> float:
+    """dLoss/dW1[1, 1] of :func:`tiny_network` by the chain rule, step by step (no backward)."""
+    [(w1, b1), (w2, b2)], x, y = tiny_network()
+    a1 = backprop.sigmoid(x @ w1 + b1)           # hidden activations (1, 2)
+    p = softmax(a1 @ w2 + b2, axis=1)            # output probabilities (1, 2)
+    upstream = np.sum((p - y)[0] * w2[1])        # dLoss/da1[1]: both outputs' errors
+    slope = a1[0, 1] * (1 - a1[0, 1])            # sigmoid's derivative at hidden unit 1
+    return float(upstream * slope * x[0, 1])     # times the input the weight multiplies
+
+
 def check_hand_gradient(value: float, verbose: bool = True) -> None:
     """Check the reader's dLoss/dW1[1, 1] for :func:`tiny_network` against ``backward``."""
     if value is Ellipsis or value is None:
