@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB     := $(BIN)/jupyter-book
 
-.PHONY: all setup book student test lint bench clean
+.PHONY: all setup book student test lint bench clean export-student export-instructor export-nbgrader
 
 all: book
 
@@ -28,6 +28,10 @@ book: $(STAMP)
 # The student edition alone (solutions removed), into _build/student/html.
 student: $(STAMP)
 	$(BIN)/python -m wastelab.book_build --edition student
+
+# Jupyter notebooks for a course: make export-student | export-instructor | export-nbgrader
+export-%: $(STAMP)
+	$(BIN)/wastelab export --edition $* --out exports/$*
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -113,6 +113,18 @@ def _scores_line(scores: dict) -> str:
     return "  ".join(f"{k} {scores[k]:.3f}" for k in keys if k in scores)
 
 
+# ---------------------------------------------------------------------------- notebooks
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_book
+
+    out = args.out or Path("exports") / args.edition
+    paths = export_book(args.root, out, args.edition, chapters=args.chapters or None)
+    for path in paths:
+        print(f"wrote {path}")
+    print(f"{len(paths)} {args.edition} notebook(s) in {out}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wastelab", description=__doc__)
@@ -173,6 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--threshold", type=float, default=None)
     ev.add_argument("--json", type=Path, default=None, help="also write the scores here")
     ev.set_defaults(func=cmd_evaluate)
+
+    exp = sub.add_parser("export", help="chapters -> plain Jupyter notebooks (student, "
+                                        "instructor or nbgrader edition)")
+    exp.add_argument("--edition", choices=["student", "instructor", "nbgrader"], required=True)
+    exp.add_argument("--out", type=Path, default=None,
+                     help="folder for the .ipynb files (default exports/EDITION)")
+    exp.add_argument("--root", type=Path, default=Path("."),
+                     help="the book's root folder, with _toc.yml (default: here)")
+    exp.add_argument("chapters", nargs="*", metavar="CHAPTER",
+                     help="chapter paths, stems (03_neuron) or numbers (3); "
+                          "default: every chapter in _toc.yml")
+    exp.set_defaults(func=cmd_export)
     return parser
 
 
