@@ -117,10 +117,11 @@ def _to_unit(arr: np.ndarray, where: str) -> np.ndarray:
 
 def _draw_image(ax: Axes, img: np.ndarray) -> None:
     """Show one (H, W, C) float image in [0, 1]; grayscale with the gray colormap."""
+    # "antialiased": large images shrunk to a small panel must not shimmer (moire)
     if img.shape[-1] == 1:
-        ax.imshow(img[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
+        ax.imshow(img[..., 0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="antialiased")
     else:
-        ax.imshow(img)
+        ax.imshow(img, interpolation="antialiased")
 
 
 def _class_ids(values: Any, n: int, n_classes: int, what: str) -> np.ndarray:
