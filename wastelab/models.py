@@ -11,7 +11,6 @@ import contextlib
 import io
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -527,7 +526,9 @@ def pretrained_base(input_shape: Sequence[int] = (64, 64, 3), seed: int = 0, epo
     if progress:
         progress.close()
     if cache:
-        _save_atomically(base, path)
+        from .training import save_model
+
+        save_model(base, path)
     return base
 
 
@@ -558,19 +559,6 @@ def cache_dir() -> Path:
     """Where wastelab caches downloads and pretrained models: ``$WASTELAB_CACHE`` or
     ``~/.cache/wastelab``."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "wastelab").expanduser()
-
-
-def _save_atomically(model: keras.Model, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 class _EpochBar(keras.callbacks.Callback):

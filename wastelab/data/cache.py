@@ -17,14 +17,15 @@ FORMAT = "wastelab-splits/1"
 _ARRAYS = [f"{p}_{s}" for s in SPLIT_NAMES for p in ("x", "y")]
 
 
-def atomic_write(path: str | Path, write) -> Path:
+def atomic_write(path: str | Path, write, suffix: str = ".part") -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
 
     A failure leaves nothing behind: no partial file at ``path`` and no temporary file.
+    ``suffix`` is the temporary file's ending, for writers that insist on one (Keras).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
