@@ -503,7 +503,7 @@ def _callbacks(timer: _Timer, counter: tf.Variable, data: Splits, backup_path: P
     """train's own callbacks, in the order they must run at each epoch's end."""
     own: list[keras.callbacks.Callback] = [timer]  # first: stops its clock before the rest
     if backup_path is not None:
-        own.append(keras.callbacks.BackupAndRestore(str(backup_path)))
+        own.append(keras.callbacks.BackupAndRestore(str(backup_path), double_checkpoint=True))
     own.append(_EpochKey(counter))
     if len(data.y_val):
         own.append(ValidationScores(data.x_val, data.y_val))  # before all that reads val_*
