@@ -546,10 +546,10 @@ def plot_history(
             ax.set_title(pretty + (" (lower is better)" if lower_better else ""))
             ax.set_xlabel("epoch")
             ax.set_ylabel(pretty)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
             ax.set_xlim(0.5, n_epochs + 0.5)
             ax.grid(True)
-            ax.legend(frameon=False)
+            ax.legend(frameon=True, framealpha=0.85)
         fig.suptitle(title)
     return fig
 
