@@ -119,9 +119,15 @@ def preview(chapter: str | Path, out: str | Path | None = None) -> int:
     config["execute"]["execute_notebooks"] = "force"
     config["execute"].pop("cache", None)
     (out / "_config.yml").write_text(yaml.safe_dump(config))
-    shutil.copy(root / "book" / "references.md", out / "book" / "references.md")
+    # the back-matter pages (results, references, ...) so that links to them resolve
+    pages = [p for p in sorted((root / "book").glob("*.md"))
+             if not p.name[:2].isdigit() and p.stem not in ("intro", chapter.stem)]
+    for page in pages:
+        shutil.copy(page, out / "book" / page.name)
+    (out / "bench").symlink_to(root / "bench")
+    entries = "".join(f"  - file: book/{p.stem}\n" for p in pages)
     (out / "_toc.yml").write_text(f"format: jb-book\nroot: book/{chapter.stem}\n"
-                                  "chapters:\n  - file: book/references\n")
+                                  f"chapters:\n{entries}")
     jb = Path(sys.executable).with_name("jupyter-book")
     return subprocess.run([str(jb), "build", str(out), "-W", "-n", "--keep-going"],
                           cwd=out).returncode
