@@ -66,10 +66,14 @@ def test_chapter_executes(path):
     assert not run.unexpected_errors, "\n".join(
         f"cell {e['cell']}: {e['ename']}: {e['evalue']}\n{e['source']}"
         for e in run.unexpected_errors)
-    outputs = []
+    outputs, images = [], 0
     for cell in run.notebook.cells:
         for out in cell.get("outputs", []):
             outputs.append(out.get("text", "") + str(out.get("data", {}).get("text/plain", "")))
+            images += "image/png" in out.get("data", {})
     text = "\n".join(outputs)
+    if "plots." in path.read_text():
+        # a figure drawn but never displayed (backend not inline) leaves the page empty
+        assert images, f"{path.name} draws figures but none reached the page"
     for number in COURSE_NUMBERS.get(path.stem, []):
         assert number in text, f"{path.name}: the course's {number} is not in the outputs"
