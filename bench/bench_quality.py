@@ -67,12 +67,14 @@ def recipes(base_factory: Callable[[], Any]) -> list[Recipe]:
                loop="course", class_weight="balanced"),
         Recipe("strong CNN", lambda s, seed: build_strong_cnn(s, seed=seed),
                class_weight="balanced", epochs=40, patience=8),
+        # Augmented training: the validation loss jumps about for the first 10-20 epochs and
+        # keeps improving until epoch 40-50 (measured), so a short patience stops it too early.
         Recipe("strong CNN + augmentation",
                lambda s, seed: build_strong_cnn(s, augment=True, seed=seed),
-               class_weight="balanced", epochs=60, patience=10),
+               class_weight="balanced", epochs=80, patience=20),
         Recipe("strong CNN + augmentation, RGB 64x64",
                lambda s, seed: build_strong_cnn(s, augment=True, seed=seed),
-               class_weight="balanced", color="rgb", epochs=60, patience=10),
+               class_weight="balanced", color="rgb", epochs=80, patience=20),
         Recipe("transfer: frozen base, then fine-tuned", transfer, class_weight="balanced",
                epochs=20, patience=5, fine_tune_epochs=20, fine_tune_learning_rate=1e-4),
     ]

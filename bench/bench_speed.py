@@ -313,10 +313,12 @@ def verdicts(payload: dict[str, Any]) -> list[str]:
                      f"epoch than batch 32)")
         lines.append(text + ".")
     if det.get("fast") and nondet.get("fast"):
-        change = det["fast"]["images_per_second"] / nondet["fast"]["images_per_second"] - 1
+        rate = det["fast"]["images_per_second"] / nondet["fast"]["images_per_second"] - 1
+        epoch = det["fast"]["steady_epoch_seconds"] / nondet["fast"]["steady_epoch_seconds"] - 1
         lines.append(f"Op determinism (train's default, deterministic=True, used for the "
-                     f"time-to-quality runs): fast-loop throughput {change:+.0%} against "
-                     f"determinism off.")
+                     f"time-to-quality runs) against determinism off, fast loop: throughput "
+                     f"{rate:+.0%}, median epoch time {epoch:+.0%} (measured one after the "
+                     f"other, so a change in the machine's load shows up here too).")
     load = payload.get("load_average_start") or []
     cores = payload["machine"].get("cores") or 0
     if load and cores and load[0] > cores:

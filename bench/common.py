@@ -16,6 +16,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -248,7 +249,8 @@ def new_payload(benchmark: str, settings: dict[str, Any]) -> dict[str, Any]:
     """The start of every result: schema, benchmark name, settings, machine (updated at the
     end by :func:`finish_payload`)."""
     return {"schema": SCHEMA, "benchmark": benchmark, "settings": settings,
-            "machine": machine_info(), "load_average_start": load_average()}
+            "machine": machine_info(), "load_average_start": load_average(),
+            "started": time.time()}
 
 
 def finish_payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -256,6 +258,8 @@ def finish_payload(payload: dict[str, Any]) -> dict[str, Any]:
     start_date = payload["machine"]["date"]
     payload["machine"] = {**machine_info(), "date": start_date}
     payload["load_average_end"] = load_average()
+    if "started" in payload:
+        payload["wall_seconds"] = time.time() - payload["started"]
     return payload
 
 
@@ -284,6 +288,8 @@ def markdown_report(payload: dict[str, Any], tables: Sequence[Table],
     if start and end:
         parts[0] += (f" *Load average (1 min) {start[0]:.2f} at the start, {end[0]:.2f} at the "
                      f"end.*")
+    if payload.get("started") and payload.get("wall_seconds"):
+        parts[0] += f" *The whole run took {payload['wall_seconds'] / 60:.1f} min.*"
     if payload.get("settings", {}).get("quick"):
         parts.append("**These figures come from the smoke-test settings (`--quick`): they "
                      "only show that the benchmark runs, not how fast or how good anything is.**")
