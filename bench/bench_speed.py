@@ -313,8 +313,9 @@ def verdicts(payload: dict[str, Any]) -> list[str]:
                      f"epoch than batch 32)")
         lines.append(text + ".")
     if det.get("fast") and nondet.get("fast"):
-        rate = det["fast"]["images_per_second"] / nondet["fast"]["images_per_second"] - 1
-        epoch = det["fast"]["steady_epoch_seconds"] / nondet["fast"]["steady_epoch_seconds"] - 1
+        rate = round(det["fast"]["images_per_second"] / nondet["fast"]["images_per_second"] - 1, 2)
+        epoch = round(det["fast"]["steady_epoch_seconds"] / nondet["fast"]["steady_epoch_seconds"]
+                      - 1, 2) + 0.0  # + 0.0: no "-0%"
         lines.append(f"Op determinism (train's default, deterministic=True, used for the "
                      f"time-to-quality runs) against determinism off, fast loop: throughput "
                      f"{rate:+.0%}, median epoch time {epoch:+.0%} (measured one after the "
