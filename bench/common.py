@@ -87,17 +87,11 @@ def _git_commit() -> str | None:
 
 def gpu_names() -> list[str]:
     """GPUs TensorFlow sees, if TensorFlow is already imported; [] otherwise."""
-    tf = sys.modules.get("tensorflow")
-    if tf is None:
+    if "tensorflow" not in sys.modules:
         return []
-    names = []
-    for gpu in tf.config.list_physical_devices("GPU"):
-        try:
-            details = tf.config.experimental.get_device_details(gpu)
-        except (ValueError, RuntimeError):
-            details = {}
-        names.append(details.get("device_name", gpu.name))
-    return names
+    from wastelab.training import gpu_names as tf_gpu_names
+
+    return tf_gpu_names()
 
 
 def machine_info() -> dict[str, Any]:

@@ -314,7 +314,7 @@ def test_describe_devices_names_the_cpu():
 
 def test_device_choice_with_several_gpus(splits, monkeypatch):
     """The choice logic, with TensorFlow's GPU list faked (no strategy is started)."""
-    monkeypatch.setattr(training, "_gpu_names", lambda: ["Fake GPU A", "Fake GPU B"])
+    monkeypatch.setattr(training, "gpu_names", lambda: ["Fake GPU A", "Fake GPU B"])
     one = training._place("auto", has_builder=False)
     assert one.kind == "gpu" and "pass a model builder" in one.notes[0]
     assert "Fake GPU A" in describe_devices() and "2 GPUs" in describe_devices()
@@ -322,6 +322,6 @@ def test_device_choice_with_several_gpus(splits, monkeypatch):
         train(tiny_model(), splits, devices="multi-gpu", verbose=0)
     with pytest.raises(ValueError, match="builder"):
         train(tiny_model(), splits, devices="gpu", mixed_precision=True, verbose=0)
-    monkeypatch.setattr(training, "_gpu_names", lambda: ["Fake GPU A"])
+    monkeypatch.setattr(training, "gpu_names", lambda: ["Fake GPU A"])
     with pytest.raises(ValueError, match="2 or more GPUs"):
         train(tiny_model, splits, devices="multi-gpu", verbose=0)

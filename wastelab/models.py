@@ -315,6 +315,16 @@ def augmentation_layers(seed: int = 0) -> keras.Sequential:
     ], name="augmentation")
 
 
+def _conv_bn_relu(x: keras.KerasTensor, n_filters: int, block: str, index: int,
+                  seeds: _Seeds) -> keras.KerasTensor:
+    """3x3 convolution (no bias), batch normalization, ReLU: the unit of the deeper CNNs."""
+    x = keras.layers.Conv2D(n_filters, 3, padding="same", use_bias=False,
+                            kernel_initializer=keras.initializers.HeNormal(seeds()),
+                            name=f"{block}_conv{index}")(x)
+    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{block}_bn{index}")(x)
+    return keras.layers.ReLU(name=f"{block}_relu{index}")(x)
+
+
 def build_strong_cnn(input_shape: Sequence[int] = (50, 50, 1), n_classes: int = 2,
                      augment: bool = False, seed: int = 0, filters: Sequence[int] = (16, 32, 64),
                      dropout: float = 0.3) -> keras.Model:
@@ -329,11 +339,7 @@ def build_strong_cnn(input_shape: Sequence[int] = (50, 50, 1), n_classes: int = 
     x = augmentation_layers(seed)(inputs) if augment else inputs
     for b, n_filters in enumerate(filters, start=1):
         for c in (1, 2):
-            x = keras.layers.Conv2D(n_filters, 3, padding="same", use_bias=False,
-                                    kernel_initializer=keras.initializers.HeNormal(seeds()),
-                                    name=f"block{b}_conv{c}")(x)
-            x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{b}_bn{c}")(x)
-            x = keras.layers.ReLU(name=f"block{b}_relu{c}")(x)
+            x = _conv_bn_relu(x, n_filters, f"block{b}", c, seeds)
         x = keras.layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
     x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
     x = keras.layers.Dropout(dropout, seed=seeds(), name="dropout")(x)
@@ -487,11 +493,7 @@ def conv_base(input_shape: Sequence[int] = (64, 64, 3), filters: Sequence[int] =
     inputs = keras.Input(shape=tuple(int(d) for d in input_shape), name="image")
     x = inputs
     for b, n_filters in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(n_filters, 3, padding="same", use_bias=False,
-                                kernel_initializer=keras.initializers.HeNormal(seeds()),
-                                name=f"block{b}_conv1")(x)
-        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{b}_bn1")(x)
-        x = keras.layers.ReLU(name=f"block{b}_relu1")(x)
+        x = _conv_bn_relu(x, n_filters, f"block{b}", 1, seeds)
         x = keras.layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
     return keras.Model(inputs, x, name=name)
 

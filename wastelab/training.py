@@ -89,7 +89,8 @@ def _cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
-def _gpu_names() -> list[str]:
+def gpu_names() -> list[str]:
+    """Names of the GPUs TensorFlow sees (empty on a CPU-only machine)."""
     names = []
     for gpu in tf.config.list_physical_devices("GPU"):
         try:
@@ -102,7 +103,7 @@ def _gpu_names() -> list[str]:
 
 def describe_devices() -> str:
     """What TensorFlow can train on here, e.g. ``"CPU (2 threads); no GPU"``."""
-    gpus = _gpu_names()
+    gpus = gpu_names()
     cpu = f"CPU ({_cpu_threads()} threads)"
     if not gpus:
         return f"{cpu}; no GPU"
@@ -124,7 +125,7 @@ def _place(devices: str, has_builder: bool) -> _Placement:
     """Resolve ``devices`` to a kind, a tf.distribute strategy and a description."""
     if devices not in DEVICES:
         raise ValueError(f"devices must be one of {DEVICES}, got {devices!r}")
-    gpus = _gpu_names()
+    gpus = gpu_names()
     notes: list[str] = []
     kind = devices
     if devices == "auto":
