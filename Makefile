@@ -22,16 +22,16 @@ setup: $(STAMP)
 # The full book, every chapter executed from a clean cache, warnings are errors.
 book: $(STAMP)
 	rm -rf _build
-	$(BIN)/python -m wastelab.book_build --edition full
-	$(BIN)/python -m wastelab.book_build --edition student
+	$(BIN)/python -m tools.book_build --edition full
+	$(BIN)/python -m tools.book_build --edition student
 
 # The student edition alone (solutions removed), into _build/student/html.
 student: $(STAMP)
-	$(BIN)/python -m wastelab.book_build --edition student
+	$(BIN)/python -m tools.book_build --edition student
 
 # Jupyter notebooks for a course: make export-student | export-instructor | export-nbgrader
 export-%: $(STAMP)
-	$(BIN)/wastelab export --edition $* --out exports/$*
+	$(BIN)/python -m tools.export --edition $* --out exports/$*
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

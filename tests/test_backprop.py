@@ -30,20 +30,25 @@ def _two_moons(n=200, seed=0):
     rng = np.random.default_rng(seed)
     t = rng.uniform(0, np.pi, size=n)
     y = (np.arange(n) % 2).astype(np.int64)
-    x = np.where(y[:, None] == 0,
-                 np.c_[np.cos(t), np.sin(t)],
-                 np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
+    x = np.where(
+        y[:, None] == 0,
+        np.c_[np.cos(t), np.sin(t)],
+        np.c_[1 - np.cos(t), 0.5 - np.sin(t)],
+    )
     return x + rng.normal(0, 0.1, size=x.shape), y
 
 
 def test_count_parameters_course_network():
     assert count_parameters([3, 5, 5, 5, 2]) == 92
     assert count_parameters((784, 10)) == 7850
-    assert count_parameters([3, 5, 5, 5, 2]) == sum(w.size + b.size
-                                                    for w, b in init_mlp([3, 5, 5, 5, 2]))
+    assert count_parameters([3, 5, 5, 5, 2]) == sum(
+        w.size + b.size for w, b in init_mlp([3, 5, 5, 5, 2])
+    )
 
 
-@pytest.mark.parametrize("bad", [[3], [], [3, 0, 2], [3, -1, 2], [3, 2.5, 2], [3, True], 5])
+@pytest.mark.parametrize(
+    "bad", [[3], [], [3, 0, 2], [3, -1, 2], [3, 2.5, 2], [3, True], 5]
+)
 def test_bad_layer_sizes(bad):
     with pytest.raises(ValueError, match="layer"):
         init_mlp(bad)
@@ -53,13 +58,18 @@ def test_bad_layer_sizes(bad):
 
 def test_init_shapes_scale_and_seed():
     params = init_mlp([100, 50, 3], seed=4)
-    assert [(w.shape, b.shape) for w, b in params] == [((100, 50), (50,)), ((50, 3), (3,))]
+    assert [(w.shape, b.shape) for w, b in params] == [
+        ((100, 50), (50,)),
+        ((50, 3), (3,)),
+    ]
     assert all(w.dtype == np.float64 and not b.any() for w, b in params)
     assert params[0][0].std() == pytest.approx(np.sqrt(1 / 100), rel=0.1)
     he = init_mlp([100, 50, 3], seed=4, init="he")
     assert he[0][0].std() == pytest.approx(np.sqrt(2 / 100), rel=0.1)
     again = init_mlp([100, 50, 3], seed=4)
-    assert all(np.array_equal(w1, w2) for (w1, _), (w2, _) in zip(params, again, strict=True))
+    assert all(
+        np.array_equal(w1, w2) for (w1, _), (w2, _) in zip(params, again, strict=True)
+    )
     other = init_mlp([100, 50, 3], seed=5)
     assert not np.array_equal(params[0][0], other[0][0])
     with pytest.raises(ValueError, match="init"):
@@ -130,7 +140,9 @@ def test_loss_stays_finite_for_confident_wrong_predictions():
 def test_gradient_check(sizes, hidden, output):
     rng = np.random.default_rng(sum(sizes))
     params = init_mlp(sizes, seed=1)
-    params = [(w, rng.normal(0, 0.1, size=b.shape)) for w, b in params]  # non-zero biases
+    params = [
+        (w, rng.normal(0, 0.1, size=b.shape)) for w, b in params
+    ]  # non-zero biases
     x = rng.normal(size=(7, sizes[0]))
     if sizes[-1] == 1:
         y = rng.integers(0, 2, size=(7, 1)).astype(float)
@@ -165,12 +177,15 @@ def test_backward_shapes():
     x = np.ones((4, 3))
     _, cache = forward(params, x)
     grads = backward(params, cache, one_hot(np.array([0, 1, 1, 0]), 2))
-    assert [(dw.shape, db.shape) for dw, db in grads] == [(w.shape, b.shape) for w, b in params]
+    assert [(dw.shape, db.shape) for dw, db in grads] == [
+        (w.shape, b.shape) for w, b in params
+    ]
 
 
 def test_one_hot():
-    np.testing.assert_array_equal(one_hot(np.array([1, 0, 2]), 3),
-                                  [[0, 1, 0], [1, 0, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(
+        one_hot(np.array([1, 0, 2]), 3), [[0, 1, 0], [1, 0, 0], [0, 0, 1]]
+    )
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         one_hot(np.array([0, 2]), 2)
     with pytest.raises(ValueError, match="integer"):
@@ -180,8 +195,17 @@ def test_one_hot():
 @pytest.mark.parametrize("hidden, lr", [("sigmoid", 1.0), ("relu", 0.1), ("tanh", 0.3)])
 def test_train_mlp_learns_xor_mini_batch(hidden, lr):
     x, y = _xor()
-    params, history = train_mlp([2, 16, 16, 2], x, y, epochs=300, learning_rate=lr,
-                                batch_size=32, seed=0, hidden=hidden, verbose=0)
+    params, history = train_mlp(
+        [2, 16, 16, 2],
+        x,
+        y,
+        epochs=300,
+        learning_rate=lr,
+        batch_size=32,
+        seed=0,
+        hidden=hidden,
+        verbose=0,
+    )
     assert history.shape == (300,)
     assert history[-1] < 0.5 * history[0]
     accuracy = np.mean(predict(params, x, hidden=hidden) == y)
@@ -190,10 +214,20 @@ def test_train_mlp_learns_xor_mini_batch(hidden, lr):
 
 def test_train_mlp_full_batch_two_moons_sigmoid_output():
     x, y = _two_moons()
-    params, history = train_mlp([2, 10, 10, 1], x, y, epochs=1000, learning_rate=0.3,
-                                hidden="tanh", output="sigmoid", verbose=0)
+    params, history = train_mlp(
+        [2, 10, 10, 1],
+        x,
+        y,
+        epochs=1000,
+        learning_rate=0.3,
+        hidden="tanh",
+        output="sigmoid",
+        verbose=0,
+    )
     assert history[-1] < history[0]
-    assert np.all(np.diff(history) < 1e-9)  # full-batch, small steps: the loss only goes down
+    assert np.all(
+        np.diff(history) < 1e-9
+    )  # full-batch, small steps: the loss only goes down
     labels = predict(params, x, hidden="tanh", output="sigmoid")
     assert labels.dtype == np.int64 and labels.shape == (200,)
     assert np.mean(labels == y) >= 0.95
@@ -201,20 +235,32 @@ def test_train_mlp_full_batch_two_moons_sigmoid_output():
 
 def test_train_mlp_is_deterministic_and_accepts_one_hot():
     x, y = _xor(60)
-    a, ha = train_mlp([2, 4, 2], x, y, epochs=5, learning_rate=0.5, batch_size=8, verbose=0)
-    b, hb = train_mlp([2, 4, 2], x, one_hot(y, 2), epochs=5, learning_rate=0.5, batch_size=8,
-                      verbose=0)
+    a, ha = train_mlp(
+        [2, 4, 2], x, y, epochs=5, learning_rate=0.5, batch_size=8, verbose=0
+    )
+    b, hb = train_mlp(
+        [2, 4, 2],
+        x,
+        one_hot(y, 2),
+        epochs=5,
+        learning_rate=0.5,
+        batch_size=8,
+        verbose=0,
+    )
     np.testing.assert_array_equal(ha, hb)
     assert all(np.array_equal(w1, w2) for (w1, _), (w2, _) in zip(a, b, strict=True))
-    _, hc = train_mlp([2, 4, 2], x, y, epochs=5, learning_rate=0.5, batch_size=8, seed=1,
-                      verbose=0)
+    _, hc = train_mlp(
+        [2, 4, 2], x, y, epochs=5, learning_rate=0.5, batch_size=8, seed=1, verbose=0
+    )
     assert not np.array_equal(ha, hc)
 
 
 def test_train_mlp_rejects_bad_arguments():
     x, y = _xor(20)
     with pytest.raises(ValueError, match=r"\(20, 2\).*\(20, 3\)"):
-        train_mlp([2, 4, 2], x, np.zeros((20, 3)), epochs=1, learning_rate=0.1, verbose=0)
+        train_mlp(
+            [2, 4, 2], x, np.zeros((20, 3)), epochs=1, learning_rate=0.1, verbose=0
+        )
     with pytest.raises(ValueError, match=r"\(N, 3\)"):
         train_mlp([3, 4, 2], x, y, epochs=1, learning_rate=0.1, verbose=0)
     with pytest.raises(ValueError, match="learning_rate"):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wastelab.notebooks import STUB_TAG, execute, is_notebook, read_notebook, toc_files
+from tools.notebooks import STUB_TAG, execute, is_notebook, read_notebook, toc_files
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = [p for p in toc_files(ROOT) if re.match(r"\d\d_", p.name)]
@@ -43,16 +43,27 @@ def test_chapter_follows_the_pattern(path):
     assert is_notebook(path), f"{path.name} lacks the jupytext/kernelspec header"
     assert "Learning objectives" in text
     assert re.search(r"^## Summary", text, re.M), "no Summary section"
-    assert re.search(r"^## Sources", text, re.M) and "{cite}" in text, "no cited sources"
+    assert re.search(r"^## Sources", text, re.M) and "{cite}" in text, (
+        "no cited sources"
+    )
     exercises = re.findall(r"^:{3,}\{exercise\}", text, re.M)
     solutions = re.findall(r"^:{3,}\{solution\}", text, re.M)
     assert len(exercises) >= 3, f"{len(exercises)} exercises, want at least 3"
     assert len(solutions) == len(exercises), "every exercise needs a solution"
-    assert "solution-start" not in text, "the split solution form crashes with hidden solutions"
-    assert text.count(":class: dropdown") >= len(solutions), "solutions must be dropdowns"
+    assert "solution-start" not in text, (
+        "the split solution form crashes with hidden solutions"
+    )
+    assert text.count(":class: dropdown") >= len(solutions), (
+        "solutions must be dropdowns"
+    )
     nb = read_notebook(path)
-    stubs = [c for c in nb.cells if c.cell_type == "code"
-             and STUB_TAG in c.metadata.get("tags", []) and "solution" in c.metadata]
+    stubs = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code"
+        and STUB_TAG in c.metadata.get("tags", [])
+        and "solution" in c.metadata
+    ]
     assert stubs, "at least one code exercise (a stub cell with a `solution` reference)"
     for cell in stubs:
         module, _, name = cell.metadata["solution"].rpartition(".")
@@ -65,15 +76,20 @@ def test_chapter_executes(path):
     run = execute(read_notebook(path), cwd=path.parent)
     assert not run.unexpected_errors, "\n".join(
         f"cell {e['cell']}: {e['ename']}: {e['evalue']}\n{e['source']}"
-        for e in run.unexpected_errors)
+        for e in run.unexpected_errors
+    )
     outputs, images = [], 0
     for cell in run.notebook.cells:
         for out in cell.get("outputs", []):
-            outputs.append(out.get("text", "") + str(out.get("data", {}).get("text/plain", "")))
+            outputs.append(
+                out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+            )
             images += "image/png" in out.get("data", {})
     text = "\n".join(outputs)
     if "plots." in path.read_text():
         # a figure drawn but never displayed (backend not inline) leaves the page empty
         assert images, f"{path.name} draws figures but none reached the page"
     for number in COURSE_NUMBERS.get(path.stem, []):
-        assert number in text, f"{path.name}: the course's {number} is not in the outputs"
+        assert number in text, (
+            f"{path.name}: the course's {number} is not in the outputs"
+        )

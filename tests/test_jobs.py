@@ -51,8 +51,10 @@ def directives(path: Path, prefix: str) -> list[str]:
         if stripped and not stripped.startswith("#"):
             in_header = False
         if line.startswith(prefix + " "):
-            assert in_header, f"{path.name}: {line!r} comes after the first command: ignored"
-            found.append(line[len(prefix):].split(" #")[0].strip())
+            assert in_header, (
+                f"{path.name}: {line!r} comes after the first command: ignored"
+            )
+            found.append(line[len(prefix) :].split(" #")[0].strip())
     return found
 
 
@@ -60,8 +62,11 @@ def commented_commands(path: Path) -> list[list[str]]:
     """``wastelab ...`` commands shown in comments (continuation lines joined), as argv."""
     import shlex
 
-    lines = [re.sub(r"^#\s*", "", line) for line in path.read_text().splitlines()
-             if line.startswith("#")]
+    lines = [
+        re.sub(r"^#\s*", "", line)
+        for line in path.read_text().splitlines()
+        if line.startswith("#")
+    ]
     commands, current = [], ""
     for line in lines:
         if current or line.startswith("wastelab "):
@@ -79,21 +84,33 @@ def shim(tmp_path):
     bin_dir.mkdir()
     (bin_dir / "shim.py").write_text(SHIM)
     wastelab = bin_dir / "wastelab"
-    wastelab.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{bin_dir / "shim.py"}" "$@"\n')
+    wastelab.write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" "{bin_dir / "shim.py"}" "$@"\n'
+    )
     scontrol = bin_dir / "scontrol"
     scontrol.write_text('#!/bin/sh\necho "scontrol $*" >> "$SCONTROL_LOG"\n')
     for exe in (wastelab, scontrol):
         exe.chmod(0o755)
     log = tmp_path / "calls.jsonl"
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "SHIM_LOG": str(log),
-           "SCONTROL_LOG": str(tmp_path / "scontrol.log"),
-           "PYTHONPATH": str(ROOT), "SLURM_JOB_ID": "4242", "PBS_O_WORKDIR": str(tmp_path / "work")}
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "SHIM_LOG": str(log),
+        "SCONTROL_LOG": str(tmp_path / "scontrol.log"),
+        "PYTHONPATH": str(ROOT),
+        "SLURM_JOB_ID": "4242",
+        "PBS_O_WORKDIR": str(tmp_path / "work"),
+    }
     (tmp_path / "work").mkdir()
     return env, log, tmp_path
 
 
 def calls(log: Path) -> list[dict]:
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return (
+        [json.loads(line) for line in log.read_text().splitlines()]
+        if log.exists()
+        else []
+    )
 
 
 @pytest.mark.parametrize("script", [SLURM, PBS], ids=lambda p: p.name)
@@ -112,7 +129,9 @@ def test_slurm_directives():
     assert "%j" in options["--output"]
     assert options["--open-mode"] == "append"  # a requeued job keeps its earlier log
     assert "--requeue" in options
-    assert re.fullmatch(r"B:USR1@\d+", options["--signal"])  # to the batch shell, with trap
+    assert re.fullmatch(
+        r"B:USR1@\d+", options["--signal"]
+    )  # to the batch shell, with trap
     assert "trap requeue USR1" in SLURM.read_text()
 
 
@@ -125,31 +144,57 @@ def test_pbs_directives():
     assert int(chunk["ncpus"]) >= 1 and re.fullmatch(r"\d+[kmgt]b", chunk["mem"])
     assert any(re.fullmatch(r"walltime=\d+:\d\d:\d\d", r) for r in resources)
     assert "-j oe" in found and "-r y" in found
-    assert any(d.startswith("-o ") for d in found) and any(d.startswith("-N ") for d in found)
+    assert any(d.startswith("-o ") for d in found) and any(
+        d.startswith("-N ") for d in found
+    )
     assert 'cd "${PBS_O_WORKDIR:-.}"' in PBS.read_text()
 
 
 @pytest.mark.parametrize("script", [SLURM, PBS], ids=lambda p: p.name)
 def test_script_trains_then_evaluates_with_valid_arguments(script, shim):
     env, log, tmp = shim
-    done = subprocess.run(["bash", str(script)], cwd=tmp / "work", env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", str(script)],
+        cwd=tmp / "work",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     train, evaluate = calls(log)  # exactly two commands, in this order
     assert train["args"]["command"] == "train"
-    assert train["args"] | {"model": "cnn", "epochs": 30, "data": "data/taco.npz",
-                            "out": "runs/cnn", "devices": "auto"} == train["args"]
+    assert (
+        train["args"]
+        | {
+            "model": "cnn",
+            "epochs": 30,
+            "data": "data/taco.npz",
+            "out": "runs/cnn",
+            "devices": "auto",
+        }
+        == train["args"]
+    )
     assert evaluate["args"]["command"] == "evaluate"
     assert evaluate["args"]["model"] == "runs/cnn/best.keras"
-    assert evaluate["args"]["data"] == "data/taco.npz" and evaluate["args"]["split"] == "test"
+    assert (
+        evaluate["args"]["data"] == "data/taco.npz"
+        and evaluate["args"]["split"] == "test"
+    )
 
 
 @pytest.mark.parametrize("script", [SLURM, PBS], ids=lambda p: p.name)
 def test_data_and_out_can_be_set_from_outside(script, shim):
     env, log, tmp = shim
     env = {**env, "DATA": "/scratch/me/taco_100.npz", "OUT": "runs/cnn-100"}
-    subprocess.run(["bash", str(script)], cwd=tmp / "work", env=env, check=True, timeout=60,
-                   capture_output=True)
+    subprocess.run(
+        ["bash", str(script)],
+        cwd=tmp / "work",
+        env=env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
     train, evaluate = calls(log)
     assert train["args"]["data"] == "/scratch/me/taco_100.npz"
     assert train["args"]["out"] == "runs/cnn-100"
@@ -161,8 +206,14 @@ def test_finished_run_is_not_started_again(script, shim):
     env, log, tmp = shim
     (tmp / "work" / "runs" / "cnn").mkdir(parents=True)
     (tmp / "work" / "runs" / "cnn" / "model.keras").write_bytes(b"")
-    done = subprocess.run(["bash", str(script)], cwd=tmp / "work", env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", str(script)],
+        cwd=tmp / "work",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and "training is done" in done.stdout
     assert calls(log) == []
 
@@ -181,9 +232,16 @@ def test_slurm_requeues_itself_on_the_warning_signal(shim):
     env, log, tmp = shim
     env = {**env, "SHIM_TRAIN_SECONDS": "30"}
     out_path = tmp / "job.out"
-    with out_path.open("w") as out:  # a file, not a pipe: the orphaned trainer keeps pipes open
-        job = subprocess.Popen(["bash", str(SLURM)], cwd=tmp / "work", env=env, stdout=out,
-                               stderr=subprocess.STDOUT)
+    with out_path.open(
+        "w"
+    ) as out:  # a file, not a pipe: the orphaned trainer keeps pipes open
+        job = subprocess.Popen(
+            ["bash", str(SLURM)],
+            cwd=tmp / "work",
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 30
     while not calls(log) and time.monotonic() < deadline:  # until training has started
         time.sleep(0.1)

@@ -48,12 +48,16 @@ def test_hand_computed_scores():
 def test_other_class_ids_one_vs_rest():
     y_true, y_pred = _labels_from_counts(tp=2, fp=1, fn=3, tn=4, positive=7, negative=3)
     r = binary_report(y_true, y_pred, positive=7)
-    assert (r["precision"], r["recall"], r["specificity"]) == pytest.approx((2 / 3, 2 / 5, 4 / 5))
+    assert (r["precision"], r["recall"], r["specificity"]) == pytest.approx(
+        (2 / 3, 2 / 5, 4 / 5)
+    )
     m = confusion_matrix(y_true, y_pred, n_classes=8)
     assert m.shape == (8, 8) and m[7, 7] == 2 and m[3, 7] == 1 and m.sum() == 10
     # three classes, positive = 2: classes 0 and 1 are both "negative"
     r3 = binary_report([0, 1, 2, 2, 1], [1, 0, 2, 1, 1], positive=2)
-    assert (r3["precision"], r3["recall"], r3["specificity"]) == pytest.approx((1.0, 0.5, 1.0))
+    assert (r3["precision"], r3["recall"], r3["specificity"]) == pytest.approx(
+        (1.0, 0.5, 1.0)
+    )
 
 
 def test_zero_division_gives_zero_without_warnings(recwarn):
@@ -67,8 +71,12 @@ def test_zero_division_gives_zero_without_warnings(recwarn):
     # no negatives at all: specificity is 0
     assert specificity([1, 1], [1, 0]) == 0.0
     classification_report([0, 0, 0], [0, 0, 0])
-    assert not [w for w in recwarn if issubclass(w.category, UndefinedMetricWarning)
-                or issubclass(w.category, RuntimeWarning)]
+    assert not [
+        w
+        for w in recwarn
+        if issubclass(w.category, UndefinedMetricWarning)
+        or issubclass(w.category, RuntimeWarning)
+    ]
 
 
 def test_majority_baseline_70_30():
@@ -103,13 +111,19 @@ def test_classification_report_has_sklearn_lines_and_specificity():
 def test_label_validation_messages():
     with pytest.raises(ValueError, match="differ in length: 3 != 2"):
         binary_report([0, 1, 1], [0, 1])
-    with pytest.raises(ValueError, match=r"y_true has class ids out of range \[0, 1\]: found 2"):
+    with pytest.raises(
+        ValueError, match=r"y_true has class ids out of range \[0, 1\]: found 2"
+    ):
         confusion_matrix([0, 2], [0, 1])
-    with pytest.raises(ValueError, match=r"y_pred has class ids out of range \[0, 2\]: found 5"):
+    with pytest.raises(
+        ValueError, match=r"y_pred has class ids out of range \[0, 2\]: found 5"
+    ):
         confusion_matrix([0, 2], [0, 5], n_classes=3)
     with pytest.raises(ValueError, match="y_true has negative"):
         specificity([-1, 0], [0, 0])
-    with pytest.raises(ValueError, match="y_pred must hold integer.*predict_with_threshold"):
+    with pytest.raises(
+        ValueError, match="y_pred must hold integer.*predict_with_threshold"
+    ):
         binary_report([0, 1], [0.2, 0.9])
     with pytest.raises(ValueError, match=r"y_true must be 1-D.*\(2, 2\)"):
         binary_report(np.zeros((2, 2)), [0, 1])
@@ -156,8 +170,10 @@ def test_choose_threshold_edge_cases():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 20)), min_size=1, max_size=40),
-       st.sampled_from(["f1", "balanced_accuracy", "accuracy"]))
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.integers(0, 20)), min_size=1, max_size=40),
+    st.sampled_from(["f1", "balanced_accuracy", "accuracy"]),
+)
 def test_choose_threshold_is_optimal_among_all_cuts(pairs, metric):
     y = np.array([p[0] for p in pairs])
     scores = np.array([p[1] for p in pairs]) / 20
@@ -201,7 +217,9 @@ def test_report_table_alignment():
     assert len(lines) == 4
     assert lines[0].split() == ["model", *REPORT_KEYS]
     assert len({len(line) for line in lines}) == 1  # every line the same width
-    assert lines[2].startswith("small mlp") and "1.000" in lines[2] and "0.667" in lines[2]
+    assert (
+        lines[2].startswith("small mlp") and "1.000" in lines[2] and "0.667" in lines[2]
+    )
     assert lines[3].split() == ["partial", "-", "0.250", "-", "-", "-", "-"]
     short = report_table(rows, columns=("f1", "predicted_class"), digits=2)
     assert short.splitlines()[1].split() == ["majority", "0.00", "0"]
@@ -210,8 +228,11 @@ def test_report_table_alignment():
 
 
 label_pairs = st.integers(1, 60).flatmap(
-    lambda n: st.tuples(st.lists(st.integers(0, 2), min_size=n, max_size=n),
-                        st.lists(st.integers(0, 2), min_size=n, max_size=n)))
+    lambda n: st.tuples(
+        st.lists(st.integers(0, 2), min_size=n, max_size=n),
+        st.lists(st.integers(0, 2), min_size=n, max_size=n),
+    )
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -226,9 +247,15 @@ def test_binary_report_agrees_with_sklearn(pair, positive):
     assert r["f1"] == pytest.approx(skm.f1_score(yt, yp, zero_division=0))
     assert r["accuracy"] == pytest.approx(skm.accuracy_score(yt, yp))
     # specificity is the recall of the negative side
-    assert r["specificity"] == pytest.approx(skm.recall_score(~yt, ~yp, zero_division=0))
+    assert r["specificity"] == pytest.approx(
+        skm.recall_score(~yt, ~yp, zero_division=0)
+    )
     if yt.any() and (~yt).any():  # sklearn's balanced accuracy needs both sides present
-        assert r["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(yt, yp))
+        assert r["balanced_accuracy"] == pytest.approx(
+            skm.balanced_accuracy_score(yt, yp)
+        )
     m = confusion_matrix(y_true, y_pred, n_classes=3)
-    np.testing.assert_array_equal(m, skm.confusion_matrix(y_true, y_pred, labels=[0, 1, 2]))
+    np.testing.assert_array_equal(
+        m, skm.confusion_matrix(y_true, y_pred, labels=[0, 1, 2])
+    )
     assert m.sum() == len(y_true)

@@ -11,6 +11,7 @@ import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
 from wastelab import models as m
+from wastelab import transfer
 
 
 def _images(n: int = 6, shape=(50, 50, 1), seed: int = 0) -> np.ndarray:
@@ -18,7 +19,7 @@ def _images(n: int = 6, shape=(50, 50, 1), seed: int = 0) -> np.ndarray:
 
 
 def _tiny_base(name: str = "tiny_base", shape=(32, 32, 3)) -> keras.Model:
-    return m.conv_base(shape, filters=(4, 8), seed=0, name=name)
+    return transfer.conv_base(shape, filters=(4, 8), seed=0, name=name)
 
 
 def _has_make_scenes() -> bool:
@@ -29,8 +30,9 @@ def _has_make_scenes() -> bool:
     return True
 
 
-needs_scenes = pytest.mark.skipif(not _has_make_scenes(),
-                                  reason="wastelab.data.synthetic.make_scenes not available")
+needs_scenes = pytest.mark.skipif(
+    not _has_make_scenes(), reason="wastelab.data.synthetic.make_scenes not available"
+)
 
 
 # ------------------------------------------------------------------ sizes and outputs
@@ -40,7 +42,12 @@ def test_mlp_has_exactly_320386_parameters():
     model = m.build_mlp((50, 50, 1), 2)
     assert m.count_params(model) == 320_386 == model.count_params()
     assert [layer.name for layer in model.layers] == [
-        "image", "flatten", "hidden", "dropout", "probabilities"]
+        "image",
+        "flatten",
+        "hidden",
+        "dropout",
+        "probabilities",
+    ]
 
 
 def test_course_cnn_has_exactly_7394_parameters_and_the_course_shapes():
@@ -53,8 +60,9 @@ def test_course_cnn_has_exactly_7394_parameters_and_the_course_shapes():
     assert shapes["pool2"] == (11, 11, 16)
     assert shapes["conv3"] == (9, 9, 16)
     assert shapes["flatten"] == (1296,)
-    assert [m.count_params(model.get_layer(n)) for n in ("conv1", "conv2", "conv3")] == [
-        160, 2320, 2320]
+    assert [
+        m.count_params(model.get_layer(n)) for n in ("conv1", "conv2", "conv3")
+    ] == [160, 2320, 2320]
     assert m.count_params(model.get_layer("probabilities")) == 2594
 
 
@@ -66,8 +74,9 @@ def test_strong_cnn_stays_in_its_budget_with_and_without_augmentation():
     assert "augmentation" in [layer.name for layer in augmented.layers]
     # BatchNorm moving statistics are the only frozen weights: 2 per channel per BN layer
     assert m.count_params(plain, trainable=False) == 2 * 2 * (16 + 32 + 64)
-    assert m.count_params(plain, trainable=True) + m.count_params(plain, trainable=False) == \
-        m.count_params(plain)
+    assert m.count_params(plain, trainable=True) + m.count_params(
+        plain, trainable=False
+    ) == m.count_params(plain)
 
 
 BUILDERS = {
@@ -75,9 +84,10 @@ BUILDERS = {
     "cnn": lambda shape, k: m.build_cnn(shape, k),
     "strong": lambda shape, k: m.build_strong_cnn(shape, k),
     "strong_aug": lambda shape, k: m.build_strong_cnn(shape, k, augment=True),
-    "transfer": lambda shape, k: m.build_transfer(shape, k, base=_tiny_base()),
-    "transfer_caffe": lambda shape, k: m.build_transfer(shape, k, base=_tiny_base(),
-                                                        preprocessing="caffe"),
+    "transfer": lambda shape, k: transfer.build_transfer(shape, k, base=_tiny_base()),
+    "transfer_caffe": lambda shape, k: transfer.build_transfer(
+        shape, k, base=_tiny_base(), preprocessing="caffe"
+    ),
 }
 
 
@@ -101,7 +111,9 @@ def test_same_seed_same_weights_other_seed_other_weights():
     assert not np.array_equal(first[0], other[0])
     # layers of equal shape get different initial weights (distinct per-layer seeds)
     model = m.build_cnn(seed=0)
-    assert not np.array_equal(model.get_layer("conv2").kernel, model.get_layer("conv3").kernel)
+    assert not np.array_equal(
+        model.get_layer("conv2").kernel, model.get_layer("conv3").kernel
+    )
 
 
 def test_augmentation_is_seeded_and_inactive_outside_training():
@@ -123,8 +135,9 @@ def test_keras_file_round_trip_with_safe_mode(name, tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     assert loaded.name == model.name
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_compile_model_sets_loss_and_accuracy_and_rejects_unknown_optimizers():
@@ -175,13 +188,16 @@ def test_first_network_starts_as_the_course_says():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_gradient_descent_lowers_the_loss(relu, seed):
     x, y = _separable()
-    net, losses = m.train_first_network(x, y, steps=60, learning_rate=0.2, seed=seed, relu=relu,
-                                        verbose=0)
+    net, losses = m.train_first_network(
+        x, y, steps=60, learning_rate=0.2, seed=seed, relu=relu, verbose=0
+    )
     assert len(losses) == 60
     assert np.all(np.diff(losses) <= 1e-6)  # full-batch descent with a small step
     assert losses[-1] < 0.6 * losses[0]
     accuracy = np.mean(np.argmax(net(x).numpy(), axis=1) == y)
-    assert accuracy >= (0.8 if relu else 0.9)  # a ReLU before softmax can leave units dead
+    assert accuracy >= (
+        0.8 if relu else 0.9
+    )  # a ReLU before softmax can leave units dead
 
 
 def test_train_first_network_rejects_bad_labels():
@@ -194,7 +210,9 @@ def test_train_first_network_rejects_bad_labels():
 
 def test_tensorboard_event_file_has_the_graph_and_the_losses(tmp_path):
     x, y = _separable(10)
-    m.train_first_network((x * 255).astype(np.uint8), y, steps=3, log_dir=tmp_path, verbose=0)
+    m.train_first_network(
+        (x * 255).astype(np.uint8), y, steps=3, log_dir=tmp_path, verbose=0
+    )
     files = glob.glob(str(tmp_path / "events.out.tfevents.*"))
     assert files
     graphs, losses = [], []
@@ -235,7 +253,9 @@ def test_graph_nodes_are_a_drawable_training_graph(relu):
 
 @pytest.fixture(scope="module")
 def vgg_weights(tmp_path_factory):
-    vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    vgg = keras.applications.VGG16(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    )
     path = tmp_path_factory.mktemp("vgg") / "x.weights.h5"
     vgg.save_weights(path)
     return path, vgg.get_weights()
@@ -243,7 +263,7 @@ def vgg_weights(tmp_path_factory):
 
 def test_load_vgg16_base_reads_a_local_weights_file(vgg_weights):
     path, expected = vgg_weights
-    base, source = m.load_vgg16_base(weights=path, input_shape=(32, 32, 3))
+    base, source = transfer.load_vgg16_base(weights=path, input_shape=(32, 32, 3))
     assert source == str(path)
     assert base.name == "vgg16"
     got = base.get_weights()
@@ -253,33 +273,37 @@ def test_load_vgg16_base_reads_a_local_weights_file(vgg_weights):
 
 def test_load_vgg16_base_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.weights.h5"):
-        m.load_vgg16_base(weights=tmp_path / "missing.weights.h5", input_shape=(32, 32, 3))
+        transfer.load_vgg16_base(
+            weights=tmp_path / "missing.weights.h5", input_shape=(32, 32, 3)
+        )
     with pytest.raises(ValueError, match="32"):
-        m.load_vgg16_base(weights=None, input_shape=(16, 16, 3))
+        transfer.load_vgg16_base(weights=None, input_shape=(16, 16, 3))
 
 
 def test_freezing_and_fine_tuning_vgg16_change_the_trainable_counts(vgg_weights):
     path, _ = vgg_weights
-    base, _ = m.load_vgg16_base(weights=path, input_shape=(32, 32, 3))
-    model = m.build_transfer((50, 50, 1), 2, base=base)
+    base, _ = transfer.load_vgg16_base(weights=path, input_shape=(32, 32, 3))
+    model = transfer.build_transfer((50, 50, 1), 2, base=base)
     names = [layer.name for layer in model.layers]
     assert names[:4] == ["image", "resize", "gray_to_rgb", "caffe_preprocess"]
     head = 512 * 2 + 2
     total = m.count_params(model)
     assert m.count_params(model, trainable=True) == head
-    m.set_trainable(model, 3)  # VGG-16's last block: three 3x3 convs of 512 filters
+    transfer.set_trainable(
+        model, 3
+    )  # VGG-16's last block: three 3x3 convs of 512 filters
     assert m.count_params(model, trainable=True) == head + 3 * (3 * 3 * 512 * 512 + 512)
-    m.set_trainable(model, True)
+    transfer.set_trainable(model, True)
     assert m.count_params(model, trainable=True) == total
-    m.set_trainable(model, False)
+    transfer.set_trainable(model, False)
     assert m.count_params(model, trainable=True) == head
     with pytest.raises(ValueError, match="layers"):
-        m.set_trainable(model, 99)
+        transfer.set_trainable(model, 99)
 
 
 def test_fine_tuning_really_trains_only_what_is_unfrozen():
     base = _tiny_base()
-    model = m.build_transfer((32, 32, 1), 2, base=base)
+    model = transfer.build_transfer((32, 32, 1), 2, base=base)
     x, y = _images(16, (32, 32, 1)), np.array([0, 1] * 8)
 
     def snapshot():
@@ -289,52 +313,65 @@ def test_fine_tuning_really_trains_only_what_is_unfrozen():
         return {p for p, v in snapshot().items() if not np.array_equal(v, before[p])}
 
     before = snapshot()
-    m.compile_model(model, learning_rate=1e-2).fit(x, y, epochs=1, batch_size=8, verbose=0)
+    m.compile_model(model, learning_rate=1e-2).fit(
+        x, y, epochs=1, batch_size=8, verbose=0
+    )
     assert changed(before) and all("probabilities" in p for p in changed(before))
 
-    m.set_trainable(model, 1)  # the last conv layer; BatchNorm stays frozen
+    transfer.set_trainable(model, 1)  # the last conv layer; BatchNorm stays frozen
     assert m.count_params(model, trainable=True) == 8 * 2 + 2 + 3 * 3 * 4 * 8
     before = snapshot()
-    m.compile_model(model, learning_rate=1e-2).fit(x, y, epochs=1, batch_size=8, verbose=0)
+    m.compile_model(model, learning_rate=1e-2).fit(
+        x, y, epochs=1, batch_size=8, verbose=0
+    )
     moved = changed(before)
     assert any("block2_conv1" in p for p in moved)
-    assert not any("block1" in p or "_bn" in p for p in moved)  # incl. moving statistics
+    assert not any(
+        "block1" in p or "_bn" in p for p in moved
+    )  # incl. moving statistics
 
 
 def test_build_transfer_errors():
     with pytest.raises(ValueError, match="base"):
-        m.build_transfer((50, 50, 1), 2)
-    gray_base = m.conv_base((32, 32, 1), filters=(4,))
+        transfer.build_transfer((50, 50, 1), 2)
+    gray_base = transfer.conv_base((32, 32, 1), filters=(4,))
     with pytest.raises(ValueError, match="channels"):
-        m.build_transfer((32, 32, 3), 2, base=gray_base)
+        transfer.build_transfer((32, 32, 3), 2, base=gray_base)
 
 
 @needs_scenes
-def test_offline_falls_back_to_a_pretrained_base_with_one_line(monkeypatch, tmp_path, capsys):
+def test_offline_falls_back_to_a_pretrained_base_with_one_line(
+    monkeypatch, tmp_path, capsys
+):
     def no_network(*args, **kwargs):
         raise Exception("URL fetch failure on https://example.invalid: None -- offline")
 
     monkeypatch.setattr(keras.src.utils.file_utils, "get_file", no_network)
-    monkeypatch.setenv(m.CACHE_ENV, str(tmp_path))
-    base, source = m.load_vgg16_base(input_shape=(32, 32, 3), verbose=1,
-                                     pretrain={"n": 24, "epochs": 1, "batch_size": 8})
-    assert capsys.readouterr().out == m.FALLBACK_MESSAGE + "\n"
+    monkeypatch.setenv(transfer.CACHE_ENV, str(tmp_path))
+    base, source = transfer.load_vgg16_base(
+        input_shape=(32, 32, 3),
+        verbose=1,
+        pretrain={"n": 24, "epochs": 1, "batch_size": 8},
+    )
+    assert capsys.readouterr().out == transfer.FALLBACK_MESSAGE + "\n"
     assert source == "wastelab-synthetic"
     assert base.inputs[0].shape[1:] == (32, 32, 3)
     assert len(list(tmp_path.glob("*.keras"))) == 1
-    model = m.build_transfer((50, 50, 1), 2, base=base)
+    model = transfer.build_transfer((50, 50, 1), 2, base=base)
     assert "caffe_preprocess" not in [layer.name for layer in model.layers]
     assert m.count_params(model, trainable=True) == 128 * 2 + 2
-    m.set_trainable(model, 1)
+    transfer.set_trainable(model, 1)
     assert m.count_params(model, trainable=True) == 128 * 2 + 2 + 3 * 3 * 64 * 128
 
 
 @needs_scenes
 def test_pretrained_base_is_cached_and_loaded_back(monkeypatch, tmp_path):
-    monkeypatch.setenv(m.CACHE_ENV, str(tmp_path))
-    first = m.pretrained_base((32, 32, 3), seed=1, n=16, epochs=1, batch_size=8)
+    monkeypatch.setenv(transfer.CACHE_ENV, str(tmp_path))
+    first = transfer.pretrained_base((32, 32, 3), seed=1, n=16, epochs=1, batch_size=8)
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert len(files) == 1 and files[0].endswith(".keras")  # no temporary file left behind
+    assert len(files) == 1 and files[0].endswith(
+        ".keras"
+    )  # no temporary file left behind
 
     import wastelab.data.synthetic as synthetic
 
@@ -342,9 +379,12 @@ def test_pretrained_base_is_cached_and_loaded_back(monkeypatch, tmp_path):
         raise AssertionError("the cached base should have been loaded")
 
     monkeypatch.setattr(synthetic, "make_scenes", must_not_run)
-    second = m.pretrained_base((32, 32, 3), seed=1, n=16, epochs=1, batch_size=8)
-    assert all(np.array_equal(a, b)
-               for a, b in zip(first.get_weights(), second.get_weights(), strict=True))
+    second = transfer.pretrained_base((32, 32, 3), seed=1, n=16, epochs=1, batch_size=8)
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(first.get_weights(), second.get_weights(), strict=True)
+    )
     x = _images(3, (32, 32, 3))
-    np.testing.assert_allclose(second.predict(x, verbose=0), first.predict(x, verbose=0),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        second.predict(x, verbose=0), first.predict(x, verbose=0), rtol=1e-6, atol=1e-6
+    )

@@ -107,7 +107,9 @@ def test_neuron_weighted_sum_plus_bias():
     assert neuron(x, w, 0.5) == pytest.approx(sigmoid(0.5 - 2.0 + 0.75 + 0.5))
     assert neuron(x, w, 1.0, activation=relu) == pytest.approx(0.25)
     # a layer of 2 neurons on a batch of 4 examples
-    out = neuron(np.ones((4, 3)), np.ones((3, 2)), np.array([0.0, -3.0]), activation=relu)
+    out = neuron(
+        np.ones((4, 3)), np.ones((3, 2)), np.array([0.0, -3.0]), activation=relu
+    )
     np.testing.assert_array_equal(out, np.tile([3.0, 0.0], (4, 1)))
 
 
@@ -115,7 +117,9 @@ def test_course_initial_weights():
     w, errors = train_sigmoid_neuron(steps=1)
     # After one step the weights moved; recompute the start from the same seed.
     start = 2 * np.random.RandomState(1).random_sample((3, 1)) - 1
-    np.testing.assert_allclose(start, [[-0.16595599], [0.44064899], [-0.99977125]], atol=1e-8)
+    np.testing.assert_allclose(
+        start, [[-0.16595599], [0.44064899], [-0.99977125]], atol=1e-8
+    )
     assert errors.shape == (1,)
     expected_first_error = np.mean(np.abs(COURSE_Y - sigmoid(COURSE_X @ start)))
     assert errors[0] == pytest.approx(expected_first_error)
@@ -129,7 +133,9 @@ def test_course_training_reproduces_known_result():
     assert w.shape == (3, 1)
     assert errors.shape == (10_000,)
     # The course's well-known final weights and its prediction for the new input [1, 0, 0].
-    np.testing.assert_allclose(w.ravel(), [9.67299303, -0.2078435, -4.62963669], atol=1e-6)
+    np.testing.assert_allclose(
+        w.ravel(), [9.67299303, -0.2078435, -4.62963669], atol=1e-6
+    )
     assert neuron([1, 0, 0], w)[0] == pytest.approx(0.99993704, abs=1e-8)
     np.testing.assert_allclose(neuron(COURSE_X, w), COURSE_Y, atol=0.01)
     assert errors[-1] < 0.01 < errors[0]

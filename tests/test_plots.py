@@ -64,7 +64,13 @@ def test_show_images_labels_titles(tmp_path):
     assert isinstance(fig, plt.Figure)
     assert suptitle(fig) == "Some crops"
     axes = visible_axes(fig)
-    assert [ax.get_title() for ax in axes] == ["other", "bottle", "bottle", "other", "bottle"]
+    assert [ax.get_title() for ax in axes] == [
+        "other",
+        "bottle",
+        "bottle",
+        "other",
+        "bottle",
+    ]
     assert axes[0].images[0].get_cmap().name == "gray"
     assert not any(mistake_framed(ax) for ax in axes)
 
@@ -77,8 +83,9 @@ def test_show_images_marks_mistakes(tmp_path):
     render(fig, tmp_path)
     axes = visible_axes(fig)
     framed = [i for i, ax in enumerate(axes) if mistake_framed(ax)]
-    red_titles = [i for i, ax in enumerate(axes)
-                  if ax.title.get_color() == plots.MISTAKE_COLOR]
+    red_titles = [
+        i for i, ax in enumerate(axes) if ax.title.get_color() == plots.MISTAKE_COLOR
+    ]
     assert framed == [1, 3]
     assert red_titles == [1, 3]
     assert axes[1].get_title() == "✗ pred: other\ntrue: bottle"
@@ -91,8 +98,11 @@ def test_show_images_rgb_float_and_no_channel_axis(tmp_path):
     rgb = RNG.random((3, 8, 8, 3)).astype(np.float32)
     fig = plots.show_images(rgb, predictions=[1, 0, 1])
     render(fig, tmp_path)
-    assert [ax.get_title() for ax in visible_axes(fig)] == ["pred: bottle", "pred: other",
-                                                           "pred: bottle"]
+    assert [ax.get_title() for ax in visible_axes(fig)] == [
+        "pred: bottle",
+        "pred: other",
+        "pred: bottle",
+    ]
     fig2 = plots.show_images(RNG.integers(0, 256, (2, 8, 8), dtype=np.uint8))
     assert len(visible_axes(fig2)) == 2
     assert suptitle(fig2)
@@ -108,7 +118,10 @@ def test_show_images_rgb_float_and_no_channel_axis(tmp_path):
         (np.zeros((2, 8, 8, 1), np.int32), {}),  # neither uint8 nor float
         (np.zeros((2, 8, 8, 1), np.uint8), {"labels": [0, 1, 1]}),
         (np.zeros((2, 8, 8, 1), np.uint8), {"labels": [0, 2]}),
-        (np.zeros((2, 8, 8, 1), np.uint8), {"labels": [0, 1], "predictions": [0.2, 0.9]}),
+        (
+            np.zeros((2, 8, 8, 1), np.uint8),
+            {"labels": [0, 1], "predictions": [0.2, 0.9]},
+        ),
         (np.zeros((2, 8, 8, 1), np.uint8), {"ncols": 0}),
     ],
 )
@@ -126,7 +139,7 @@ def test_show_image_as_numbers_writes_the_crop(tmp_path):
     assert left.get_xlabel() == "column" and right.get_ylabel() == "row"
     r0, c0 = (20 - 4) // 2, (30 - 4) // 2
     written = [int(t.get_text()) for t in right.texts]
-    assert written == img[r0:r0 + 4, c0:c0 + 4].ravel().tolist()
+    assert written == img[r0 : r0 + 4, c0 : c0 + 4].ravel().tolist()
     box = left.patches[0]
     assert (box.get_x(), box.get_y(), box.get_width()) == (c0 - 0.5, r0 - 0.5, 4)
 
@@ -159,8 +172,13 @@ def test_plot_channels_matches_pillow_grayscale(tmp_path):
     fig = plots.plot_channels(rgb)
     render(fig, tmp_path)
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["colour (RGB)", "red channel", "green channel", "blue channel",
-                      "grayscale"]
+    assert titles == [
+        "colour (RGB)",
+        "red channel",
+        "green channel",
+        "blue channel",
+        "grayscale",
+    ]
     assert "9 x 13" in suptitle(fig)
     red = fig.axes[1].images[0].get_array()
     np.testing.assert_allclose(red[..., 0], rgb[..., 0] / 255.0, atol=1e-6)
@@ -193,8 +211,12 @@ def test_plot_activations_one_panel_each(tmp_path):
     assert [ax.get_title() for ax in axes] == list(ACTIVATIONS)
     assert all(ax.get_xlabel() == "z" for ax in axes)
     assert axes[0].get_ylabel()
-    f_line, df_line = [ln for ln in axes[2].lines if ln.get_label().startswith(("fun", "der"))]
-    np.testing.assert_allclose(f_line.get_ydata(), np.maximum(np.linspace(-3, 3, 61), 0))
+    f_line, df_line = [
+        ln for ln in axes[2].lines if ln.get_label().startswith(("fun", "der"))
+    ]
+    np.testing.assert_allclose(
+        f_line.get_ydata(), np.maximum(np.linspace(-3, 3, 61), 0)
+    )
     assert df_line.get_linestyle() == "--"
     assert fig.legends and suptitle(fig)
 
@@ -316,8 +338,9 @@ def test_optimizer_comparison_and_learning_rates(tmp_path):
     fig = plots.plot_learning_rates(lrs)
     render(fig, tmp_path, "lr.png")
     ax = fig.axes[0]
-    assert [ln.get_label() for ln in ax.lines if not ln.get_label().startswith("_")] == [
-        "0.0001", "0.01", "1"]
+    assert [
+        ln.get_label() for ln in ax.lines if not ln.get_label().startswith("_")
+    ] == ["0.0001", "0.01", "1"]
     assert ax.get_legend().get_title().get_text() == "learning rate"
     assert any(t.get_text() == "diverged" for t in ax.texts)
     with pytest.raises(ValueError):
@@ -338,17 +361,22 @@ def test_plot_confusion_matrix_counts_and_shares(tmp_path):
     assert ax.get_title() == "Confusion matrix"
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["50\n(83.3%)", "10\n(16.7%)", "5\n(25.0%)", "15\n(75.0%)"]
-    fig = plots.plot_confusion_matrix(cm, ("other", "bottle"), normalize=True, title="norm")
+    fig = plots.plot_confusion_matrix(
+        cm, ("other", "bottle"), normalize=True, title="norm"
+    )
     ax = fig.axes[0]
     assert ax.texts[0].get_text() == "83.3%\n(50)"
     np.testing.assert_allclose(ax.images[0].get_array(), cm / cm.sum(1, keepdims=True))
 
 
-@pytest.mark.parametrize("cm, names", [
-    (np.zeros((2, 3)), ("a", "b")),
-    (np.zeros((2, 2)), ("a", "b", "c")),
-    (np.array([[1, -1], [0, 2]]), ("a", "b")),
-])
+@pytest.mark.parametrize(
+    "cm, names",
+    [
+        (np.zeros((2, 3)), ("a", "b")),
+        (np.zeros((2, 2)), ("a", "b", "c")),
+        (np.array([[1, -1], [0, 2]]), ("a", "b")),
+    ],
+)
 def test_plot_confusion_matrix_rejects_bad_input(cm, names):
     with pytest.raises(ValueError):
         plots.plot_confusion_matrix(cm, names)
@@ -360,7 +388,11 @@ def test_plot_precision_recall(tmp_path):
     fig = plots.plot_precision_recall(y, s, threshold=0.5)
     render(fig, tmp_path)
     ax = fig.axes[0]
-    assert ax.get_title() and "recall" in ax.get_xlabel() and "precision" in ax.get_ylabel()
+    assert (
+        ax.get_title()
+        and "recall" in ax.get_xlabel()
+        and "precision" in ax.get_ylabel()
+    )
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert f"{average_precision_score(y, s):.2f}" in legend[0]
     assert "0.40" in legend[1]  # chance = positive share
@@ -375,26 +407,34 @@ def test_plot_precision_recall(tmp_path):
     assert len(fig2.axes[0].lines) == 2  # curve and chance line, no threshold point
 
 
-@pytest.mark.parametrize("y, s", [
-    ([0, 0, 0], [0.1, 0.2, 0.3]),  # no positives
-    ([0, 1, 2], [0.1, 0.2, 0.3]),  # not binary
-    ([0, 1], [0.1, 0.2, 0.3]),  # lengths differ
-])
+@pytest.mark.parametrize(
+    "y, s",
+    [
+        ([0, 0, 0], [0.1, 0.2, 0.3]),  # no positives
+        ([0, 1, 2], [0.1, 0.2, 0.3]),  # not binary
+        ([0, 1], [0.1, 0.2, 0.3]),  # lengths differ
+    ],
+)
 def test_plot_precision_recall_rejects_bad_input(y, s):
     with pytest.raises(ValueError):
         plots.plot_precision_recall(y, s)
 
 
 def test_plot_model_comparison(tmp_path):
-    rows = {"MLP": {"precision": 0.5, "recall": 0.4, "f1": 0.44},
-            "CNN": {"precision": 0.7, "recall": 0.6, "f1-score": 0.65}}
+    rows = {
+        "MLP": {"precision": 0.5, "recall": 0.4, "f1": 0.44},
+        "CNN": {"precision": 0.7, "recall": 0.6, "f1-score": 0.65},
+    }
     ref = {"course CNN": {"precision": 0.74, "recall": 0.6, "f1": 0.66}}
     fig = plots.plot_model_comparison(rows, reference=ref, title="Models")
     render(fig, tmp_path)
     ax = fig.axes[0]
     assert ax.get_title() == "Models" and ax.get_xlabel() and ax.get_ylabel() == "model"
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["MLP", "CNN",
-                                                            "course CNN (reference)"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "MLP",
+        "CNN",
+        "course CNN (reference)",
+    ]
     bars = ax.patches
     assert len(bars) == 9
     widths = sorted(round(b.get_width(), 2) for b in bars)
@@ -471,6 +511,7 @@ def test_plot_feature_maps(tmp_path):
 
 def _valid_conv(x, k):
     from numpy.lib.stride_tricks import sliding_window_view
+
     return (sliding_window_view(x, k.shape) * k).sum(axis=(-1, -2))
 
 
@@ -482,7 +523,11 @@ def test_plot_convolution_demo_valid_and_same(tmp_path):
     render(fig, tmp_path)
     inp, ker, res = fig.axes
     assert suptitle(fig) == "Conv"
-    assert [ax.get_title() for ax in fig.axes] == ["input 5x5", "kernel 2x2", "output 4x4"]
+    assert [ax.get_title() for ax in fig.axes] == [
+        "input 5x5",
+        "kernel 2x2",
+        "output 4x4",
+    ]
     assert len(inp.texts) == 25 and len(ker.texts) == 4 and len(res.texts) == 16
     assert [t.get_text() for t in res.texts] == [str(v) for v in out.ravel()]
     window = inp.patches[0]
@@ -496,14 +541,27 @@ def test_plot_convolution_demo_valid_and_same(tmp_path):
     assert (window.get_x(), window.get_y()) == (-1.5, -1.5)  # reaches into the padding
 
 
-@pytest.mark.parametrize("x, k, out, kwargs", [
-    (np.zeros((5, 5)), np.zeros((3, 3)), np.zeros((4, 4)), {}),  # neither valid nor same
-    (np.zeros((5, 5)), np.zeros((6, 6)), np.zeros((1, 1)), {}),  # kernel too big
-    (np.zeros((20, 20)), np.zeros((3, 3)), np.zeros((18, 18)), {}),  # too many numbers
-    (np.zeros((5, 5, 2)), np.zeros((3, 3)), np.zeros((3, 3)), {}),
-    (np.zeros((5, 5)), np.zeros((3, 3)), np.zeros((3, 3)), {"highlight": (3, 0)}),
-    (np.zeros((5, 5)), np.zeros((3, 3)), np.zeros((3, 3)), {"stride": 0}),
-])
+@pytest.mark.parametrize(
+    "x, k, out, kwargs",
+    [
+        (
+            np.zeros((5, 5)),
+            np.zeros((3, 3)),
+            np.zeros((4, 4)),
+            {},
+        ),  # neither valid nor same
+        (np.zeros((5, 5)), np.zeros((6, 6)), np.zeros((1, 1)), {}),  # kernel too big
+        (
+            np.zeros((20, 20)),
+            np.zeros((3, 3)),
+            np.zeros((18, 18)),
+            {},
+        ),  # too many numbers
+        (np.zeros((5, 5, 2)), np.zeros((3, 3)), np.zeros((3, 3)), {}),
+        (np.zeros((5, 5)), np.zeros((3, 3)), np.zeros((3, 3)), {"highlight": (3, 0)}),
+        (np.zeros((5, 5)), np.zeros((3, 3)), np.zeros((3, 3)), {"stride": 0}),
+    ],
+)
 def test_plot_convolution_demo_rejects_bad_input(x, k, out, kwargs):
     with pytest.raises(ValueError):
         plots.plot_convolution_demo(x, k, out, **kwargs)
@@ -512,8 +570,13 @@ def test_plot_convolution_demo_rejects_bad_input(x, k, out, kwargs):
 def test_plot_convolution_demo_stride_two():
     x = np.arange(25).reshape(5, 5)
     out = _valid_conv(x, np.ones((3, 3)))[::2, ::2]
-    fig = plots.plot_convolution_demo(x, np.ones((3, 3)), out, stride=2, highlight=(1, 1))
-    assert (fig.axes[0].patches[0].get_x(), fig.axes[0].patches[0].get_y()) == (1.5, 1.5)
+    fig = plots.plot_convolution_demo(
+        x, np.ones((3, 3)), out, stride=2, highlight=(1, 1)
+    )
+    assert (fig.axes[0].patches[0].get_x(), fig.axes[0].patches[0].get_y()) == (
+        1.5,
+        1.5,
+    )
 
 
 # --------------------------------------------------------------------------- graphs
@@ -531,8 +594,11 @@ NODES = [
 
 
 def _box_positions(fig):
-    return {t.get_text().split("\n")[-1]: t.get_position() for t in fig.axes[0].texts
-            if t.get_text()}
+    return {
+        t.get_text().split("\n")[-1]: t.get_position()
+        for t in fig.axes[0].texts
+        if t.get_text()
+    }
 
 
 def test_plot_graph_layers_by_longest_path(tmp_path):
@@ -551,13 +617,22 @@ def test_plot_graph_layers_by_longest_path(tmp_path):
     assert ys["Relu"] < ys["MatMul"]  # top to bottom
 
 
-@pytest.mark.parametrize("nodes", [
-    [],
-    [{"name": "a", "op": "X", "inputs": ["b"]}],  # unknown input
-    [{"name": "a", "op": "X", "inputs": []}, {"name": "a", "op": "Y", "inputs": []}],
-    [{"name": "a", "op": "X", "inputs": ["b"]}, {"name": "b", "op": "Y", "inputs": ["a"]}],
-    [{"op": "X"}],
-])
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        [],
+        [{"name": "a", "op": "X", "inputs": ["b"]}],  # unknown input
+        [
+            {"name": "a", "op": "X", "inputs": []},
+            {"name": "a", "op": "Y", "inputs": []},
+        ],
+        [
+            {"name": "a", "op": "X", "inputs": ["b"]},
+            {"name": "b", "op": "Y", "inputs": ["a"]},
+        ],
+        [{"op": "X"}],
+    ],
+)
 def test_plot_graph_rejects_bad_graphs(nodes):
     with pytest.raises(ValueError):
         plots.plot_graph(nodes)
@@ -575,7 +650,14 @@ def test_tf_graph_nodes_from_a_real_tf_function(tmp_path):
     graph = forward.get_concrete_function(tf.TensorSpec((None, 4), tf.float32)).graph
     nodes = plots.tf_graph_nodes(graph)
     ops = {n["op"] for n in nodes}
-    assert {"Placeholder", "Variable", "MatMul", "Relu", "Softmax", "ReadVariableOp"} <= ops
+    assert {
+        "Placeholder",
+        "Variable",
+        "MatMul",
+        "Relu",
+        "Softmax",
+        "ReadVariableOp",
+    } <= ops
     assert sum(n["op"] == "Variable" for n in nodes) == 2  # w and b, captured handles
     assert "Const" not in ops and "NoOp" not in ops
     names = {n["name"] for n in nodes}

@@ -10,20 +10,26 @@ import tensorflow as tf
 from wastelab import training
 from wastelab.data.pipeline import normalize
 from wastelab.data.splits import stratified_split
+from wastelab.io import load_model, save_model
 from wastelab.training import (
     TrainResult,
     backup_epoch,
     describe_devices,
     evaluate,
-    load_model,
     predict_proba,
-    save_model,
     train,
 )
 
 SIDE = 16
-HISTORY_KEYS = {"loss", "accuracy", "val_loss", "val_accuracy", "val_precision", "val_recall",
-                "val_f1"}
+HISTORY_KEYS = {
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "val_precision",
+    "val_recall",
+    "val_f1",
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,26 +46,40 @@ def splits():
 def tiny_model() -> keras.Model:
     """A small seeded CNN: conv, pooling, softmax (a fresh model on every call)."""
     init = keras.initializers.GlorotUniform(seed=1)
-    return keras.Sequential([
-        keras.Input((SIDE, SIDE, 1)),
-        keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer=init),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(2, activation="softmax",
-                           kernel_initializer=keras.initializers.GlorotUniform(seed=2)),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((SIDE, SIDE, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer=init),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(
+                2,
+                activation="softmax",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=2),
+            ),
+        ]
+    )
 
 
 def same_weights(a: keras.Model, b: keras.Model) -> bool:
-    return all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights(),
-                                                     strict=True))
+    return all(
+        np.array_equal(u, v)
+        for u, v in zip(a.get_weights(), b.get_weights(), strict=True)
+    )
 
 
 @pytest.fixture(scope="module")
 def trained(splits, tmp_path_factory):
     logs = tmp_path_factory.mktemp("tb")
-    result = train(tiny_model, splits, epochs=6, batch_size=16, learning_rate=0.01,
-                   log_dir=logs, verbose=0)
+    result = train(
+        tiny_model,
+        splits,
+        epochs=6,
+        batch_size=16,
+        learning_rate=0.01,
+        log_dir=logs,
+        verbose=0,
+    )
     return result, logs
 
 
@@ -102,11 +122,22 @@ def test_tensorboard_logs_written(trained):
 
 
 def test_course_loop_runs_and_prints_one_line(splits, capsys):
-    result = train(tiny_model, splits, epochs=2, loop="course", verbose=1, xla=True,
-                   mixed_precision=True)
+    result = train(
+        tiny_model,
+        splits,
+        epochs=2,
+        loop="course",
+        verbose=1,
+        xla=True,
+        mixed_precision=True,
+    )
     out = capsys.readouterr().out
     first = out.splitlines()[0]
-    assert first.startswith("Training on ") and "course loop" in first and "batch 32" in first
+    assert (
+        first.startswith("Training on ")
+        and "course loop" in first
+        and "batch 32" in first
+    )
     if not tf.config.list_physical_devices("GPU"):
         assert "mixed precision and XLA ignored on CPU" in first
     assert set(result.history) == HISTORY_KEYS and result.epochs_run == 2
@@ -117,9 +148,15 @@ def test_silent_with_verbose_0(splits, capsys):
     assert capsys.readouterr().out == ""
 
 
-@pytest.mark.parametrize("options", [{"class_weight": "balanced"}, {"oversample": True},
-                                     {"class_weight": {0: 1.0, 1: 3.0}, "loop": "course"},
-                                     {"oversample": True, "loop": "course"}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"class_weight": "balanced"},
+        {"oversample": True},
+        {"class_weight": {0: 1.0, 1: 3.0}, "loop": "course"},
+        {"oversample": True, "loop": "course"},
+    ],
+)
 def test_imbalance_options_run(splits, options):
     result = train(tiny_model, splits, epochs=2, batch_size=16, verbose=0, **options)
     assert result.epochs_run == 2 and np.isfinite(result.history["loss"]).all()
@@ -127,15 +164,18 @@ def test_imbalance_options_run(splits, options):
 
 def test_class_weights_change_training(splits):
     plain = train(tiny_model, splits, epochs=2, batch_size=16, verbose=0)
-    weighted = train(tiny_model, splits, epochs=2, batch_size=16, verbose=0,
-                     class_weight="balanced")
+    weighted = train(
+        tiny_model, splits, epochs=2, batch_size=16, verbose=0, class_weight="balanced"
+    )
     assert not same_weights(plain.model, weighted.model)
 
 
 def test_augmentation_runs_and_is_deterministic(splits):
     def run():
         flip = keras.layers.RandomFlip("horizontal", seed=3)
-        return train(tiny_model, splits, epochs=2, batch_size=16, augment=flip, verbose=0)
+        return train(
+            tiny_model, splits, epochs=2, batch_size=16, augment=flip, verbose=0
+        )
 
     a, b = run(), run()
     assert same_weights(a.model, b.model)
@@ -154,21 +194,40 @@ def test_same_seed_same_weights_other_seed_differs(splits):
 
 def test_checkpoint_and_early_stopping(splits, tmp_path):
     path = tmp_path / "best.keras"
-    result = train(tiny_model, splits, epochs=6, batch_size=16, learning_rate=0.02,
-                   checkpoint=path, early_stopping=2, monitor="val_f1", verbose=0)
+    result = train(
+        tiny_model,
+        splits,
+        epochs=6,
+        batch_size=16,
+        learning_rate=0.02,
+        checkpoint=path,
+        early_stopping=2,
+        monitor="val_f1",
+        verbose=0,
+    )
     assert path.is_file()
     assert result.best_epoch == result.epochs[int(np.argmax(result.history["val_f1"]))]
     best = load_model(path)
     # early stopping restored the best weights: the same as the best checkpoint
-    assert np.allclose(predict_proba(best, splits.x_val), predict_proba(result.model,
-                                                                        splits.x_val))
-    assert [p.name for p in tmp_path.iterdir()] == ["best.keras"]  # no temporary files left
+    assert np.allclose(
+        predict_proba(best, splits.x_val), predict_proba(result.model, splits.x_val)
+    )
+    assert [p.name for p in tmp_path.iterdir()] == [
+        "best.keras"
+    ]  # no temporary files left
 
 
 def test_early_stopping_stops(splits):
     # a zero learning rate never improves val_loss: stop after `patience` idle epochs
-    result = train(tiny_model, splits, epochs=10, optimizer="sgd", learning_rate=0.0,
-                   early_stopping=1, verbose=0)
+    result = train(
+        tiny_model,
+        splits,
+        epochs=10,
+        optimizer="sgd",
+        learning_rate=0.0,
+        early_stopping=1,
+        verbose=0,
+    )
     assert result.epochs_run == 2 and result.best_epoch == 1
 
 
@@ -187,20 +246,26 @@ class InterruptAt(keras.callbacks.Callback):
 
 
 @pytest.mark.parametrize("oversample", [False, True])
-def test_resume_after_interruption_matches_an_uninterrupted_run(splits, tmp_path, oversample):
+def test_resume_after_interruption_matches_an_uninterrupted_run(
+    splits, tmp_path, oversample
+):
     kwargs = dict(epochs=4, batch_size=16, oversample=oversample, verbose=0)
     full = train(tiny_model, splits, backup_dir=tmp_path / "full", **kwargs)
     assert not (tmp_path / "full").exists()  # deleted once training completed
 
     backup = tmp_path / "backup"
     with pytest.raises(Interrupted):
-        train(tiny_model, splits, backup_dir=backup, callbacks=[InterruptAt(1)], **kwargs)
+        train(
+            tiny_model, splits, backup_dir=backup, callbacks=[InterruptAt(1)], **kwargs
+        )
     assert backup_epoch(backup) == 2
 
     resumed = train(tiny_model, splits, backup_dir=backup, **kwargs)
     assert resumed.epochs == [3, 4] and resumed.epochs_run == 2
     assert len(resumed.history["loss"]) == 2
-    assert resumed.history["loss"] == full.history["loss"][2:]  # continued, not restarted
+    assert (
+        resumed.history["loss"] == full.history["loss"][2:]
+    )  # continued, not restarted
     assert same_weights(resumed.model, full.model)
     assert not backup.exists()
 
@@ -225,7 +290,9 @@ def test_evaluate_matches_a_hand_count(trained, splits):
     probs = predict_proba(model, x)
     assert probs.shape == (len(y), 2) and probs.dtype == np.float32
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    assert np.array_equal(probs, predict_proba(model, normalize(x)))  # uint8 and float agree
+    assert np.array_equal(
+        probs, predict_proba(model, normalize(x))
+    )  # uint8 and float agree
 
     for threshold in (None, 0.2, 0.9):
         pred = probs.argmax(axis=1) if threshold is None else (probs[:, 1] >= threshold)
@@ -242,19 +309,23 @@ def test_evaluate_matches_a_hand_count(trained, splits):
     report = evaluate(model, x, y)
     assert report["loss"] == pytest.approx(loss, rel=1e-5)
     # Keras' own loss on the same data agrees
-    assert report["loss"] == pytest.approx(model.evaluate(normalize(x), y, verbose=0)[0],
-                                           rel=1e-4)
+    assert report["loss"] == pytest.approx(
+        model.evaluate(normalize(x), y, verbose=0)[0], rel=1e-4
+    )
     assert evaluate(model, x, y, threshold=0.0)["recall"] == 1.0
 
 
 def test_save_and_load_round_trip(trained, splits, tmp_path):
     model = trained[0].model
     path = save_model(model, tmp_path / "models" / "cnn.keras")
-    assert path.is_file() and sorted(p.name for p in path.parent.iterdir()) == ["cnn.keras"]
+    assert path.is_file() and sorted(p.name for p in path.parent.iterdir()) == [
+        "cnn.keras"
+    ]
     loaded = load_model(path)
     assert same_weights(model, loaded)
-    assert np.array_equal(predict_proba(model, splits.x_test), predict_proba(loaded,
-                                                                             splits.x_test))
+    assert np.array_equal(
+        predict_proba(model, splits.x_test), predict_proba(loaded, splits.x_test)
+    )
     save_model(model, path)  # overwrite in place
     assert sorted(p.name for p in path.parent.iterdir()) == ["cnn.keras"]
 
@@ -272,12 +343,22 @@ def test_load_errors_name_the_path(tmp_path):
 
 
 def test_bad_inputs_raise_clear_errors(splits, tmp_path):
-    three_way = keras.Sequential([keras.Input((SIDE, SIDE, 1)), keras.layers.Flatten(),
-                                  keras.layers.Dense(3, activation="softmax")])
+    three_way = keras.Sequential(
+        [
+            keras.Input((SIDE, SIDE, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     with pytest.raises(ValueError, match="outputs 3"):
         train(three_way, splits, epochs=1, verbose=0)
-    wrong_input = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                                    keras.layers.Dense(2, activation="softmax")])
+    wrong_input = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     with pytest.raises(ValueError, match=r"\(8, 8, 1\)"):
         train(wrong_input, splits, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="loop"):

@@ -26,9 +26,13 @@ def _check_layer_sizes(layer_sizes: ArrayLike) -> list[int]:
     try:
         sizes = list(layer_sizes)  # type: ignore[arg-type]
     except TypeError:
-        raise ValueError(f"layer_sizes must be a list of sizes, got {layer_sizes!r}") from None
+        raise ValueError(
+            f"layer_sizes must be a list of sizes, got {layer_sizes!r}"
+        ) from None
     if len(sizes) < 2:
-        raise ValueError(f"layer_sizes needs at least an input and an output size, got {sizes}")
+        raise ValueError(
+            f"layer_sizes needs at least an input and an output size, got {sizes}"
+        )
     for n in sizes:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"layer sizes must be positive integers, got {sizes}")
@@ -45,7 +49,9 @@ def _check_names(hidden: str, output: str) -> None:
 def count_parameters(layer_sizes: ArrayLike) -> int:
     """Number of weights and biases of an MLP: sum over layers of n_in * n_out + n_out."""
     sizes = _check_layer_sizes(layer_sizes)
-    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True))
+    return sum(
+        n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+    )
 
 
 def init_mlp(layer_sizes: ArrayLike, seed: int = 0, init: str = "xavier") -> Params:
@@ -107,7 +113,9 @@ def forward(
 def _check_targets(y_onehot: ArrayLike, out: np.ndarray) -> np.ndarray:
     y = np.asarray(y_onehot, dtype=float)
     if y.shape != out.shape:
-        raise ValueError(f"targets must have the output's shape {out.shape}, got {y.shape}")
+        raise ValueError(
+            f"targets must have the output's shape {out.shape}, got {y.shape}"
+        )
     return y
 
 
@@ -211,7 +219,9 @@ def one_hot(y: ArrayLike, n_classes: int) -> np.ndarray:
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"labels must be a 1-D integer array, got {y.dtype} {y.shape}")
     if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"labels must lie in [0, {n_classes - 1}], found {y.min()}..{y.max()}")
+        raise ValueError(
+            f"labels must lie in [0, {n_classes - 1}], found {y.min()}..{y.max()}"
+        )
     return np.eye(n_classes)[y]
 
 
@@ -225,8 +235,10 @@ def _targets(y: ArrayLike, n_outputs: int, n_examples: int) -> np.ndarray:
     else:
         t = y.astype(float)
     if t.shape != (n_examples, n_outputs):
-        raise ValueError(f"y must be labels ({n_examples},) or targets "
-                         f"({n_examples}, {n_outputs}), got {y.shape}")
+        raise ValueError(
+            f"y must be labels ({n_examples},) or targets "
+            f"({n_examples}, {n_outputs}), got {y.shape}"
+        )
     return t
 
 
@@ -252,7 +264,9 @@ def train_mlp(
     sizes = _check_layer_sizes(layer_sizes)
     _check_names(hidden, output)
     if epochs < 1 or learning_rate <= 0:
-        raise ValueError(f"need epochs >= 1 and learning_rate > 0, got {epochs}, {learning_rate}")
+        raise ValueError(
+            f"need epochs >= 1 and learning_rate > 0, got {epochs}, {learning_rate}"
+        )
     params = init_mlp(sizes, seed, init="he" if "relu" in hidden else "xavier")
     x = _check_input(params, x)
     targets = _targets(y, sizes[-1], len(x))
@@ -265,11 +279,13 @@ def train_mlp(
     for epoch in tqdm(range(epochs), desc="epochs", disable=not verbose):
         order = np.arange(n) if batch_size is None else rng.permutation(n)
         for start in range(0, n, size):
-            batch = order[start:start + size]
+            batch = order[start : start + size]
             _, cache = forward(params, x[batch], hidden, output)
             grads = backward(params, cache, targets[batch])
-            params = [(w - learning_rate * dw, b - learning_rate * db)
-                      for (w, b), (dw, db) in zip(params, grads, strict=True)]
+            params = [
+                (w - learning_rate * dw, b - learning_rate * db)
+                for (w, b), (dw, db) in zip(params, grads, strict=True)
+            ]
         history[epoch] = loss(params, x, targets, hidden, output)
     return params, history
 

@@ -15,7 +15,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn import metrics as skm
 
-REPORT_KEYS = ("accuracy", "precision", "recall", "specificity", "f1", "balanced_accuracy")
+REPORT_KEYS = (
+    "accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "f1",
+    "balanced_accuracy",
+)
 THRESHOLD_METRICS = ("f1", "balanced_accuracy", "accuracy")
 
 
@@ -28,8 +35,11 @@ def _as_labels(y: ArrayLike, name: str) -> np.ndarray:
         raise ValueError(f"{name} is empty")
     if arr.dtype == bool:
         arr = arr.astype(np.int64)
-    if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)) \
-            or not np.all(arr == np.round(arr)):
+    if (
+        not np.issubdtype(arr.dtype, np.number)
+        or not np.all(np.isfinite(arr))
+        or not np.all(arr == np.round(arr))
+    ):
         raise ValueError(
             f"{name} must hold integer class ids, got {arr.dtype} values such as {arr[:3]}; "
             "for probabilities use predict_with_threshold first"
@@ -61,17 +71,22 @@ def _ratio(num: float, den: float) -> float:
     return float(num / den) if den else 0.0
 
 
-def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int = 2) -> np.ndarray:
+def confusion_matrix(
+    y_true: ArrayLike, y_pred: ArrayLike, n_classes: int = 2
+) -> np.ndarray:
     """Counts (n_classes, n_classes) int64: row = true class, column = predicted class."""
     t, p = _check_pair(y_true, y_pred, n_classes)
     return skm.confusion_matrix(t, p, labels=np.arange(n_classes)).astype(np.int64)
 
 
-def _binary_counts(t: np.ndarray, p: np.ndarray, positive: int) -> tuple[int, int, int, int]:
+def _binary_counts(
+    t: np.ndarray, p: np.ndarray, positive: int
+) -> tuple[int, int, int, int]:
     """(TP, FP, FN, TN) of ``positive`` against all other classes."""
     # rows: truly positive / negative; columns: predicted positive / negative
-    tp, fn, fp, tn = skm.confusion_matrix(t == positive, p == positive,
-                                          labels=[True, False]).ravel()
+    tp, fn, fp, tn = skm.confusion_matrix(
+        t == positive, p == positive, labels=[True, False]
+    ).ravel()
     return int(tp), int(fp), int(fn), int(tn)
 
 
@@ -82,7 +97,9 @@ def specificity(y_true: ArrayLike, y_pred: ArrayLike, positive: int = 1) -> floa
     return _ratio(tn, tn + fp)
 
 
-def binary_report(y_true: ArrayLike, y_pred: ArrayLike, positive: int = 1) -> dict[str, float]:
+def binary_report(
+    y_true: ArrayLike, y_pred: ArrayLike, positive: int = 1
+) -> dict[str, float]:
     """Accuracy, precision, recall, specificity, F1 and balanced accuracy for ``positive``.
 
     ``y_true``, ``y_pred``: (N,) class ids. Balanced accuracy is (recall + specificity) / 2.
@@ -111,8 +128,14 @@ def classification_report(
     """scikit-learn's per-class report (precision, recall, F1, support) plus specificity."""
     n = len(class_names)
     t, p = _check_pair(y_true, y_pred, n)
-    text = skm.classification_report(t, p, labels=np.arange(n), target_names=list(class_names),
-                                     digits=digits, zero_division=0)
+    text = skm.classification_report(
+        t,
+        p,
+        labels=np.arange(n),
+        target_names=list(class_names),
+        digits=digits,
+        zero_division=0,
+    )
     width = max(len("weighted avg"), *(len(c) for c in class_names))
     lines = [text.rstrip("\n"), "", f"{'':>{width}} {'specificity':>11}"]
     for cid, name in enumerate(class_names):
@@ -120,7 +143,9 @@ def classification_report(
     return "\n".join(lines) + "\n"
 
 
-def majority_baseline(y_train: ArrayLike, y_eval: ArrayLike, positive: int = 1) -> dict[str, Any]:
+def majority_baseline(
+    y_train: ArrayLike, y_eval: ArrayLike, positive: int = 1
+) -> dict[str, Any]:
     """Scores on ``y_eval`` of always predicting the most frequent class of ``y_train``.
 
     Returns ``binary_report``'s keys plus ``"predicted_class"`` (ties: the smaller id).
@@ -129,18 +154,23 @@ def majority_baseline(y_train: ArrayLike, y_eval: ArrayLike, positive: int = 1) 
     train = _as_labels(y_train, "y_train")
     evaluation = _as_labels(y_eval, "y_eval")
     majority = int(np.argmax(np.bincount(train)))
-    report: dict[str, Any] = binary_report(evaluation, np.full_like(evaluation, majority),
-                                           positive)
+    report: dict[str, Any] = binary_report(
+        evaluation, np.full_like(evaluation, majority), positive
+    )
     report["predicted_class"] = majority
     return report
 
 
-def _positive_scores(scores: ArrayLike, positive: int, n: int | None = None) -> np.ndarray:
+def _positive_scores(
+    scores: ArrayLike, positive: int, n: int | None = None
+) -> np.ndarray:
     """Scores (N,) or class probabilities (N, K) -> the positive class's scores (N,)."""
     s = np.asarray(scores, dtype=float)
     if s.ndim == 2:
         if not 0 <= positive < s.shape[1]:
-            raise ValueError(f"positive class {positive} has no column in scores {s.shape}")
+            raise ValueError(
+                f"positive class {positive} has no column in scores {s.shape}"
+            )
         s = s[:, positive]
     if s.ndim != 1 or (n is not None and len(s) != n):
         want = f"({n},) or ({n}, K)" if n is not None else "(N,) or (N, K)"
@@ -198,7 +228,9 @@ def choose_threshold(
     best = int(np.argmax(value))  # first maximum = highest threshold
     if best + 1 < len(cuts):
         middle = (cuts[best] + cuts[best + 1]) / 2
-        if middle > cuts[best + 1]:  # false only for two neighbouring floating-point numbers
+        if (
+            middle > cuts[best + 1]
+        ):  # false only for two neighbouring floating-point numbers
             return float(middle)
     return float(cuts[best])
 
@@ -230,8 +262,10 @@ def report_table(
         raise ValueError("rows is empty: give at least one model's report")
     name_width = max(len("model"), *(len(name) for name in rows))
     widths = [max(len(c), digits + 2) for c in columns]
-    header = [f"{'model':<{name_width}}", *(f"{c:>{w}}" for c, w in zip(columns, widths,
-                                                                          strict=True))]
+    header = [
+        f"{'model':<{name_width}}",
+        *(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)),
+    ]
     lines = ["  ".join(header)]
     for name, report in rows.items():
         cells = [f"{name:<{name_width}}"]

@@ -121,7 +121,9 @@ def train_sigmoid_neuron(
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float).reshape(-1, 1)
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"x must be (N, n_inputs) and y (N, 1); got x {x.shape}, y {y.shape}")
+        raise ValueError(
+            f"x must be (N, n_inputs) and y (N, 1); got x {x.shape}, y {y.shape}"
+        )
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     # Random weights in [-1, 1); same numbers as np.random.seed(seed); 2*np.random.random(...)-1

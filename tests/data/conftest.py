@@ -35,7 +35,7 @@ def write_image(
     pixels += rng.integers(-10, 11, size=pixels.shape, dtype=np.int16)
     if box is not None:
         x, y, w, h = box
-        pixels[y:y + h, x:x + w] = BRIGHT
+        pixels[y : y + h, x : x + w] = BRIGHT
     img = Image.fromarray(pixels.clip(0, 255).astype(np.uint8), mode="RGB")
     options: dict[str, Any] = {}
     if orientation != 1:
@@ -46,7 +46,11 @@ def write_image(
         exif[274] = 6
         options["exif"] = exif
     path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, format=fmt or Image.registered_extensions()[path.suffix.lower()], **options)
+    img.save(
+        path,
+        format=fmt or Image.registered_extensions()[path.suffix.lower()],
+        **options,
+    )
     return path
 
 
@@ -86,7 +90,14 @@ class FakeTaco:
 TACO_IMAGES = [
     # id, file_name, width, height, bright box, EXIF orientation
     (0, "batch_1/000000.jpg", 64, 48, (10, 8, 20, 30), 1),
-    (1, "batch_1/000001.jpg", 48, 64, (5, 20, 30, 30), 6),  # stored landscape, shown portrait
+    (
+        1,
+        "batch_1/000001.jpg",
+        48,
+        64,
+        (5, 20, 30, 30),
+        6,
+    ),  # stored landscape, shown portrait
     (2, "batch_2/000002.JPG", 64, 64, (0, 0, 64, 64), 1),
     (3, "batch_2/000003.png", 40, 40, None, 1),  # no annotation at all
 ]
@@ -112,22 +123,45 @@ def fake_taco(tmp_path: Path) -> FakeTaco:
     root = tmp_path / "taco"
     images = []
     for image_id, name, width, height, box, orientation in TACO_IMAGES:
-        write_image(root / name, width, height, box=box, orientation=orientation, seed=image_id)
-        images.append({
-            "id": image_id, "file_name": name, "width": width, "height": height,
-            "flickr_url": f"https://example.invalid/{image_id}.jpg",
-        })
+        write_image(
+            root / name, width, height, box=box, orientation=orientation, seed=image_id
+        )
+        images.append(
+            {
+                "id": image_id,
+                "file_name": name,
+                "width": width,
+                "height": height,
+                "flickr_url": f"https://example.invalid/{image_id}.jpg",
+            }
+        )
     annotations = [
         {
-            "id": ann_id, "image_id": image_id, "category_id": category_id, "bbox": bbox,
-            "segmentation": [[bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1],
-                              bbox[0] + bbox[2], bbox[1] + bbox[3]]],
-            "area": bbox[2] * bbox[3], "iscrowd": 0,
+            "id": ann_id,
+            "image_id": image_id,
+            "category_id": category_id,
+            "bbox": bbox,
+            "segmentation": [
+                [
+                    bbox[0],
+                    bbox[1],
+                    bbox[0] + bbox[2],
+                    bbox[1],
+                    bbox[0] + bbox[2],
+                    bbox[1] + bbox[3],
+                ]
+            ],
+            "area": bbox[2] * bbox[3],
+            "iscrowd": 0,
         }
         for ann_id, image_id, category_id, bbox in TACO_ANNOTATIONS
     ]
-    data = {"info": {"description": "fake TACO"}, "images": images, "annotations": annotations,
-            "categories": copy.deepcopy(TACO_CATEGORIES)}
+    data = {
+        "info": {"description": "fake TACO"},
+        "images": images,
+        "annotations": annotations,
+        "categories": copy.deepcopy(TACO_CATEGORIES),
+    }
     taco = FakeTaco(root, data)
     taco.write()
     return taco
@@ -137,8 +171,14 @@ def fake_taco(tmp_path: Path) -> FakeTaco:
 def class_folders(tmp_path: Path) -> Path:
     """``tmp_path/folders`` with classes bottle (3 images), Can (2) and paper (1)."""
     root = tmp_path / "folders"
-    files = ["bottle/a.jpg", "bottle/b.PNG", "bottle/c.jpeg", "Can/d.JPG", "Can/e.png",
-             "paper/f.jpg"]
+    files = [
+        "bottle/a.jpg",
+        "bottle/b.PNG",
+        "bottle/c.jpeg",
+        "Can/d.JPG",
+        "Can/e.png",
+        "paper/f.jpg",
+    ]
     for seed, name in enumerate(files):
         box = (4, 4, 20, 30) if name.startswith("bottle") else None
         write_image(root / name, 40, 40, box=box, seed=seed)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from wastelab import __version__
-from wastelab.data import atomic_write, load_splits, save_splits, stratified_split
+from wastelab.atomic import atomic_write
+from wastelab.data import load_splits, save_splits, stratified_split
 
 ARRAYS = ["x_train", "y_train", "x_val", "y_val", "x_test", "y_test"]
 

@@ -33,10 +33,14 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address, handler):
         super().__init__(address, handler)
         self.hits: Counter[str] = Counter()
-        self.script: dict[str, list[str]] = {}  # path -> misbehaviours for its first requests
+        self.script: dict[
+            str, list[str]
+        ] = {}  # path -> misbehaviours for its first requests
         self.lock = threading.Lock()
 
-    def handle_error(self, request, client_address):  # a client hanging up early is expected
+    def handle_error(
+        self, request, client_address
+    ):  # a client hanging up early is expected
         pass
 
 
@@ -84,8 +88,9 @@ def site(tmp_path):
     www = tmp_path / "www"
     www.mkdir()
     server = _Server(("127.0.0.1", 0), functools.partial(_Handler, directory=str(www)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield Site(f"http://127.0.0.1:{server.server_address[1]}", www, server)
@@ -104,15 +109,21 @@ GONE = "batch_2/gone.jpg"
 def taco_site(site, make_image):
     """``site`` serving a TACO-like annotations.json and photos: 3 good, 1 corrupt, 1 gone."""
     make_image(site.www / "photos/good.jpg", 40, 30, box=(5, 5, 10, 10), seed=1)
-    make_image(site.www / "photos/original.png", 30, 40, seed=2)  # PNG behind a .jpg name
+    make_image(
+        site.www / "photos/original.png", 30, 40, seed=2
+    )  # PNG behind a .jpg name
     make_image(site.www / "photos/small.jpg", 20, 15, seed=3)
     (site.www / "photos/corrupt.jpg").write_bytes(np.random.default_rng(0).bytes(2000))
     photos = f"{site.url}/photos"
     images = [
         {"id": 0, "file_name": GOOD[0], "flickr_url": f"{photos}/good.jpg"},
         {"id": 1, "file_name": GOOD[1], "flickr_url": f"{photos}/original.png"},
-        {"id": 2, "file_name": GOOD[2], "flickr_url": f"{photos}/missing_original.png",
-         "flickr_640_url": f"{photos}/small.jpg"},
+        {
+            "id": 2,
+            "file_name": GOOD[2],
+            "flickr_url": f"{photos}/missing_original.png",
+            "flickr_640_url": f"{photos}/small.jpg",
+        },
         {"id": 3, "file_name": CORRUPT, "flickr_url": f"{photos}/corrupt.jpg"},
         {"id": 4, "file_name": GONE, "flickr_url": f"{photos}/gone.jpg"},
     ]
@@ -124,8 +135,12 @@ def taco_site(site, make_image):
 
 
 def _run(site: Site, dest: Path, **kwargs) -> DownloadReport:
-    return download_taco(dest, annotations_url=f"{site.url}/annotations.json", workers=3,
-                         **{"retries": 2, "verbose": 0, **FAST, **kwargs})
+    return download_taco(
+        dest,
+        annotations_url=f"{site.url}/annotations.json",
+        workers=3,
+        **{"retries": 2, "verbose": 0, **FAST, **kwargs},
+    )
 
 
 def _leftovers(dest: Path) -> list[Path]:
@@ -147,15 +162,21 @@ def test_download_taco_fetches_good_photos_and_reports_bad_ones(taco_site, tmp_p
     for name in GOOD:
         with Image.open(dest / name) as img:
             img.load()
-            assert img.format == "JPEG"  # the PNG original was re-encoded to match its name
-    assert (dest / GOOD[0]).read_bytes() == (taco_site.www / "photos/good.jpg").read_bytes()
+            assert (
+                img.format == "JPEG"
+            )  # the PNG original was re-encoded to match its name
+    assert (dest / GOOD[0]).read_bytes() == (
+        taco_site.www / "photos/good.jpg"
+    ).read_bytes()
     with Image.open(dest / GOOD[2]) as img:
         assert img.size == (20, 15)  # from flickr_640_url, after the original's 404
     assert not (dest / CORRUPT).exists() and not (dest / GONE).exists()
     assert _leftovers(dest) == []
 
     assert taco_site.hits("/photos/gone.jpg") == 1  # a 404 is not retried
-    assert taco_site.hits("/photos/corrupt.jpg") == 1  # nor is data that does not decode
+    assert (
+        taco_site.hits("/photos/corrupt.jpg") == 1
+    )  # nor is data that does not decode
 
     summary = report.summary()
     assert "3 downloaded, 0 already complete, 2 failed" in summary
@@ -214,8 +235,13 @@ def test_offline_raises_connection_error(tmp_path):
         port = sock.getsockname()[1]
     dest = tmp_path / "taco"
     with pytest.raises(ConnectionError, match=r"needs the internet.*synthetic data"):
-        download_taco(dest, annotations_url=f"http://127.0.0.1:{port}/annotations.json",
-                      retries=1, verbose=0, **FAST)
+        download_taco(
+            dest,
+            annotations_url=f"http://127.0.0.1:{port}/annotations.json",
+            retries=1,
+            verbose=0,
+            **FAST,
+        )
     assert not (dest / "annotations.json").exists() and _leftovers(dest) == []
 
 
@@ -235,13 +261,16 @@ def test_progress_bar_shown_and_silenced(taco_site, tmp_path, capsys):
 
 def test_default_url_is_tacos_annotation_file():
     assert TACO_ANNOTATIONS_URL == (
-        "https://raw.githubusercontent.com/pedropro/TACO/master/data/annotations.json")
+        "https://raw.githubusercontent.com/pedropro/TACO/master/data/annotations.json"
+    )
 
 
 # ------------------------------------------------------------------------ download_file
 
 
-def test_download_file_retries_short_transfers_and_server_errors(site, make_image, tmp_path):
+def test_download_file_retries_short_transfers_and_server_errors(
+    site, make_image, tmp_path
+):
     make_image(site.www / "flaky.jpg")
     site.server.script["/flaky.jpg"] = ["truncate", "503"]
     path = download_file(f"{site.url}/flaky.jpg", tmp_path / "x.jpg", retries=2, **FAST)
@@ -269,8 +298,13 @@ def test_download_file_times_out(site, make_image, tmp_path):
     make_image(site.www / "slow.jpg")
     site.server.script["/slow.jpg"] = ["slow"]
     with pytest.raises(DownloadError, match=r"slow\.jpg: .*timed out"):
-        download_file(f"{site.url}/slow.jpg", tmp_path / "x.jpg", retries=0, timeout=0.2,
-                      backoff=0.0)
+        download_file(
+            f"{site.url}/slow.jpg",
+            tmp_path / "x.jpg",
+            retries=0,
+            timeout=0.2,
+            backoff=0.0,
+        )
     assert not (tmp_path / "x.jpg").exists()
 
 
@@ -279,15 +313,21 @@ def test_download_file_404_and_corrupt(site, tmp_path):
         download_file(f"{site.url}/nothing.jpg", tmp_path / "a.jpg", retries=3, **FAST)
     assert site.hits("/nothing.jpg") == 1
     (site.www / "junk.jpg").write_bytes(b"<html>rate limited</html>")
-    with pytest.raises(ValueError, match=r"junk\.jpg: downloaded data is not a readable image"):
+    with pytest.raises(
+        ValueError, match=r"junk\.jpg: downloaded data is not a readable image"
+    ):
         download_file(f"{site.url}/junk.jpg", tmp_path / "b.jpg", **FAST)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["www"]
 
 
 def test_download_file_without_image_check_keeps_bytes(site, tmp_path):
     (site.www / "notes.txt").write_text("hello")
-    path = download_file(f"{site.url}/notes.txt", tmp_path / "sub" / "notes.txt",
-                         check_image=False, **FAST)
+    path = download_file(
+        f"{site.url}/notes.txt",
+        tmp_path / "sub" / "notes.txt",
+        check_image=False,
+        **FAST,
+    )
     assert path.read_text() == "hello"
 
 

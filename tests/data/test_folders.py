@@ -15,8 +15,10 @@ def test_labels_shapes_and_meta(class_folders):
     # folders sorted (Can, bottle, paper: case-sensitive sort), files sorted within
     assert y.tolist() == [0, 0, 1, 1, 1, 0]
     assert meta == {
-        "source": "folder", "root": str(class_folders),
-        "folders": {"Can": 2, "bottle": 3, "paper": 1}, "positive": ["bottle"],
+        "source": "folder",
+        "root": str(class_folders),
+        "folders": {"Can": 2, "bottle": 3, "paper": 1},
+        "positive": ["bottle"],
     }
     # bottle images carry a bright box, the others are dark
     assert x[y == 1].mean() > x[y == 0].mean() + 20
@@ -33,7 +35,9 @@ def test_positive_is_case_insensitive_and_may_be_a_string(class_folders):
     _, y, meta = load_folders(class_folders, positive="can", verbose=0)
     assert y.tolist() == [1, 1, 0, 0, 0, 0]
     assert meta["positive"] == ["Can"]
-    _, y, meta = load_folders(class_folders, positive=["BOTTLE", "Paper", "glass"], verbose=0)
+    _, y, meta = load_folders(
+        class_folders, positive=["BOTTLE", "Paper", "glass"], verbose=0
+    )
     assert y.tolist() == [0, 0, 1, 1, 1, 1]
     assert meta["positive"] == ["bottle", "paper"]
 
@@ -76,8 +80,11 @@ def test_empty_class_folder(class_folders):
 
 
 def test_positive_names_no_folder(class_folders):
-    with pytest.raises(ValueError, match=r"positive=\['glass'\] names no class folder; "
-                                         r"found \['Can', 'bottle', 'paper'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"positive=\['glass'\] names no class folder; "
+        r"found \['Can', 'bottle', 'paper'\]",
+    ):
         load_folders(class_folders, positive=("glass",), verbose=0)
 
 

@@ -155,10 +155,15 @@ class AddOne(keras.layers.Layer):
 
 def test_augmentation_only_in_training(data):
     x, y = data
-    plain = one_pass(make_dataset(x, y, batch_size=16, training=False, augment=AddOne()))[0]
+    plain = one_pass(
+        make_dataset(x, y, batch_size=16, training=False, augment=AddOne())
+    )[0]
     assert np.array_equal(plain, normalize(x))
-    trained = one_pass(make_dataset(x, y, batch_size=16, training=True, shuffle=False,
-                                    augment=AddOne()))[0]
+    trained = one_pass(
+        make_dataset(
+            x, y, batch_size=16, training=True, shuffle=False, augment=AddOne()
+        )
+    )[0]
     assert np.allclose(trained, normalize(x) + 1.0)
 
 
@@ -167,7 +172,9 @@ def test_random_augmentation_is_seeded(data):
 
     def run():
         flip = keras.layers.RandomFlip("horizontal_and_vertical", seed=5)
-        ds = make_dataset(x, y, batch_size=16, training=True, shuffle=False, augment=flip)
+        ds = make_dataset(
+            x, y, batch_size=16, training=True, shuffle=False, augment=flip
+        )
         return one_pass(ds)[0], one_pass(ds)[0]
 
     (a1, a2), (b1, b2) = run(), run()
@@ -185,7 +192,11 @@ def test_class_weights_balanced_formula():
     assert w == pytest.approx({0: 8 / (2 * 6), 1: 8 / (2 * 2)})
     assert sum(w[c] * np.sum(y == c) for c in w) == pytest.approx(len(y))
     assert class_weights(np.array([0, 1, 0, 1])) == {0: 1.0, 1: 1.0}
-    assert class_weights(np.array([0, 0, 2, 2]), n_classes=3) == {0: 1.0, 1: 0.0, 2: 1.0}
+    assert class_weights(np.array([0, 0, 2, 2]), n_classes=3) == {
+        0: 1.0,
+        1: 0.0,
+        2: 1.0,
+    }
     with pytest.raises(ValueError, match="out of range"):
         class_weights(np.array([0, 3]), n_classes=2)
     with pytest.raises(ValueError, match="integer"):

@@ -20,7 +20,11 @@ def test_default_split_is_80_10_10_and_keeps_every_image():
     x, y = _data(1000, 300)
     s = stratified_split(x, y, seed=3)
     assert [len(s.y_train), len(s.y_val), len(s.y_test)] == [800, 100, 100]
-    assert [int(s.y_train.sum()), int(s.y_val.sum()), int(s.y_test.sum())] == [240, 30, 30]
+    assert [int(s.y_train.sum()), int(s.y_val.sum()), int(s.y_test.sum())] == [
+        240,
+        30,
+        30,
+    ]
     together = np.concatenate([s.x_train, s.x_val, s.x_test]).reshape(1000, -1)
     assert sorted(map(bytes, together)) == sorted(map(bytes, x.reshape(1000, -1)))
 
@@ -35,7 +39,9 @@ def test_summary_reports_counts_and_shares():
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(10, 300), share=st.floats(0.0, 1.0), seed=st.integers(0, 2**31 - 1))
+@given(
+    n=st.integers(10, 300), share=st.floats(0.0, 1.0), seed=st.integers(0, 2**31 - 1)
+)
 def test_split_is_deterministic_and_stratified(n, share, seed):
     n_pos = int(round(n * share))
     x, y = _data(n, n_pos, seed=seed % 1000)
@@ -64,7 +70,11 @@ def test_different_seeds_give_different_splits():
     [
         (np.zeros((5, 4, 4, 1), np.float32), np.zeros(5, np.int64), "uint8"),
         (np.zeros((5, 4, 4), np.uint8), np.zeros(5, np.int64), "shape"),
-        (np.zeros((5, 4, 4, 1), np.uint8), np.zeros(4, np.int64), "labels must have shape"),
+        (
+            np.zeros((5, 4, 4, 1), np.uint8),
+            np.zeros(4, np.int64),
+            "labels must have shape",
+        ),
         (np.zeros((5, 4, 4, 1), np.uint8), np.array([0, 1, 2, 0, 1]), "out of range"),
         (np.zeros((5, 4, 4, 1), np.uint8), np.array([0, 1, -1, 0, 1]), "out of range"),
         (np.zeros((5, 4, 4, 1), np.uint8), np.zeros(5, np.float64), "integer"),

@@ -29,7 +29,12 @@ def test_make_scenes_shapes_dtypes_and_meta(color, channels):
     assert x.shape == (6, 20, 24, channels) and x.dtype == np.uint8
     assert y.shape == (6,) and y.dtype == np.int64 and set(np.unique(y)) <= {0, 1}
     assert meta["source"] == "synthetic" and meta["task"] == "image"
-    assert (meta["n"], meta["bottle_share"], meta["seed"], meta["render_size"]) == (6, 0.5, 3, 32)
+    assert (meta["n"], meta["bottle_share"], meta["seed"], meta["render_size"]) == (
+        6,
+        0.5,
+        3,
+        32,
+    )
     assert meta["challenges"] == Challenges().as_dict()
     assert json.loads(json.dumps(meta)) == meta
     assert x.std() > 5  # real pictures, not a constant fill
@@ -45,6 +50,7 @@ def test_render_scene_shape_and_determinism():
 
 def test_render_size_changes_detail_not_layout():
     """The same seed drawn at two sizes is the same scene; another seed is not."""
+
     def small(seed, size):
         return to_array(render_scene(seed, True, size=size), (24, 24), "gray").ravel()
 
@@ -74,8 +80,10 @@ def test_scene_depends_on_seed_and_index_only():
         assert np.array_equal(x10[i], to_array(scene, (20, 24), "gray"))
 
 
-@pytest.mark.parametrize("n, share", [(1, 0.3), (7, 0.3), (10, 0.3), (33, 0.5), (12, 0.0),
-                                      (12, 1.0), (1500, 0.3)])
+@pytest.mark.parametrize(
+    "n, share",
+    [(1, 0.3), (7, 0.3), (10, 0.3), (33, 0.5), (12, 0.0), (12, 1.0), (1500, 0.3)],
+)
 def test_exact_bottle_count(n, share):
     y = bottle_labels(n, share, seed=4)
     assert y.dtype == np.int64 and y.shape == (n,)
@@ -122,19 +130,22 @@ def test_only_rejects_unknown_names_and_bad_levels():
         Challenges.only("scale", 2.0)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"n": 0}, "n must be"),
-    ({"n": -3}, "n must be"),
-    ({"n": 2.5}, "n must be"),
-    ({"bottle_share": -0.1}, "bottle_share"),
-    ({"bottle_share": 1.01}, "bottle_share"),
-    ({"seed": -1}, "seed"),
-    ({"size": (0, 50)}, "size"),
-    ({"size": 50}, "size"),
-    ({"color": "cmyk"}, "color"),
-    ({"render_size": 8}, "render size"),
-    ({"challenges": {"viewpoint": 0.5}}, "Challenges"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n": 0}, "n must be"),
+        ({"n": -3}, "n must be"),
+        ({"n": 2.5}, "n must be"),
+        ({"bottle_share": -0.1}, "bottle_share"),
+        ({"bottle_share": 1.01}, "bottle_share"),
+        ({"seed": -1}, "seed"),
+        ({"size": (0, 50)}, "size"),
+        ({"size": 50}, "size"),
+        ({"color": "cmyk"}, "color"),
+        ({"render_size": 8}, "render size"),
+        ({"challenges": {"viewpoint": 0.5}}, "Challenges"),
+    ],
+)
 def test_make_scenes_validates_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_scenes(**{"n": 2, **kwargs})
@@ -166,7 +177,9 @@ def _auc(score: np.ndarray, y: np.ndarray) -> float:
 @settings(max_examples=12, deadline=None)
 @given(n=st.integers(1, 6), share=st.floats(0, 1), seed=st.integers(0, 2**31))
 def test_property_counts_shapes_and_values(n, share, seed):
-    x, y, meta = make_scenes(n=n, bottle_share=share, seed=seed, size=(8, 8), render_size=16)
+    x, y, meta = make_scenes(
+        n=n, bottle_share=share, seed=seed, size=(8, 8), render_size=16
+    )
     assert x.shape == (n, 8, 8, 1) and x.dtype == np.uint8
     assert int(y.sum()) == round(n * share) and meta["n"] == n
     assert np.array_equal(y, bottle_labels(n, share, seed))

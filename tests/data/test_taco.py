@@ -27,9 +27,13 @@ def test_image_task_labels_shapes_and_content(fake_taco):
     assert x.dtype == np.uint8 and x.shape == (4, 50, 50, 1)
     assert y.dtype == np.int64 and y.tolist() == [1, 0, 1, 0]
     assert meta == {
-        "source": "taco", "task": "image", "root": str(fake_taco.root),
-        "annotations": str(fake_taco.annotations), "positive_supercategory": "Bottle",
-        "n_images": 4, "skipped_small_boxes": 0,
+        "source": "taco",
+        "task": "image",
+        "root": str(fake_taco.root),
+        "annotations": str(fake_taco.annotations),
+        "positive_supercategory": "Bottle",
+        "n_images": 4,
+        "skipped_small_boxes": 0,
     }
     # image 2 is one bright box, image 3 is dark background
     assert x[2].mean() > fake_taco.bright - 20
@@ -42,7 +46,9 @@ def test_image_task_rgb_and_size(fake_taco):
 
 
 def test_objects_task_crops_boxes_and_skips_small_ones(fake_taco):
-    x, y, meta = load_taco(fake_taco.root, task="objects", margin=0.0, min_box=16, verbose=0)
+    x, y, meta = load_taco(
+        fake_taco.root, task="objects", margin=0.0, min_box=16, verbose=0
+    )
     assert x.shape == (4, 50, 50, 1) and x.dtype == np.uint8
     assert y.tolist() == [1, 0, 0, 1]  # annotations 10, 11, 12, 14; 13 (4x4) skipped
     assert meta["task"] == "objects"
@@ -83,14 +89,18 @@ def test_objects_task_scales_boxes_for_a_resized_copy(fake_taco, make_image):
 
 def test_objects_task_rejects_photo_of_another_shape(fake_taco, make_image):
     make_image(fake_taco.root / "batch_1/000000.jpg", 48, 64)
-    with pytest.raises(ValueError, match=r"000000\.jpg: image is 48x64 but .* says 64x48"):
+    with pytest.raises(
+        ValueError, match=r"000000\.jpg: image is 48x64 but .* says 64x48"
+    ):
         load_taco(fake_taco.root, task="objects", verbose=0)
 
 
 def test_other_positive_supercategory(fake_taco):
     _, y, _ = load_taco(fake_taco.root, positive_supercategory="Can", verbose=0)
     assert y.tolist() == [1, 1, 0, 0]
-    with pytest.raises(ValueError, match=r"no category has supercategory 'Glass'.*'Bottle'"):
+    with pytest.raises(
+        ValueError, match=r"no category has supercategory 'Glass'.*'Bottle'"
+    ):
         load_taco(fake_taco.root, positive_supercategory="Glass", verbose=0)
 
 
@@ -121,19 +131,26 @@ def test_progress_bar_shown_and_silenced(fake_taco, capsys):
 # ------------------------------------------------------------------------ failures
 
 
-@pytest.mark.parametrize("section, entry_id, field", [
-    ("annotations", 12, "bbox"),
-    ("annotations", 10, "category_id"),
-    ("annotations", 11, "image_id"),
-    ("images", 2, "file_name"),
-    ("images", 0, "width"),
-    ("categories", 3, "supercategory"),
-])
+@pytest.mark.parametrize(
+    "section, entry_id, field",
+    [
+        ("annotations", 12, "bbox"),
+        ("annotations", 10, "category_id"),
+        ("annotations", 11, "image_id"),
+        ("images", 2, "file_name"),
+        ("images", 0, "width"),
+        ("categories", 3, "supercategory"),
+    ],
+)
 def test_missing_field_is_named(fake_taco, section, entry_id, field):
     entry = next(e for e in fake_taco.data[section] if e["id"] == entry_id)
     del entry[field]
     fake_taco.write()
-    singular = {"annotations": "annotation", "images": "image", "categories": "category"}[section]
+    singular = {
+        "annotations": "annotation",
+        "images": "image",
+        "categories": "category",
+    }[section]
     expected = f"annotations.json: {singular} {entry_id} lacks '{field}'"
     with pytest.raises(ValueError, match=re.escape(expected)):
         parse_annotations(fake_taco.annotations)
@@ -144,62 +161,86 @@ def test_missing_field_is_named(fake_taco, section, entry_id, field):
 def test_entry_without_id(fake_taco):
     del fake_taco.data["annotations"][1]["id"]
     fake_taco.write()
-    with pytest.raises(ValueError, match=r"annotations\.json: annotation #1 .*lacks 'id'"):
+    with pytest.raises(
+        ValueError, match=r"annotations\.json: annotation #1 .*lacks 'id'"
+    ):
         parse_annotations(fake_taco.annotations)
 
 
 def test_missing_section(fake_taco):
     del fake_taco.data["categories"]
     fake_taco.write()
-    with pytest.raises(ValueError, match=r"annotations\.json: lacks a list 'categories'"):
+    with pytest.raises(
+        ValueError, match=r"annotations\.json: lacks a list 'categories'"
+    ):
         parse_annotations(fake_taco.annotations)
 
 
 def test_unknown_category(fake_taco):
     fake_taco.annotation(11)["category_id"] = 99
     fake_taco.write()
-    with pytest.raises(ValueError,
-                       match=r"annotations\.json: annotation 11 refers to unknown category_id 99"):
+    with pytest.raises(
+        ValueError,
+        match=r"annotations\.json: annotation 11 refers to unknown category_id 99",
+    ):
         parse_annotations(fake_taco.annotations)
 
 
 def test_unknown_image_id(fake_taco):
     fake_taco.annotation(13)["image_id"] = 7
     fake_taco.write()
-    with pytest.raises(ValueError,
-                       match=r"annotations\.json: annotation 13 refers to unknown image_id 7"):
+    with pytest.raises(
+        ValueError,
+        match=r"annotations\.json: annotation 13 refers to unknown image_id 7",
+    ):
         load_taco(fake_taco.root, verbose=0)
 
 
-@pytest.mark.parametrize("bbox", [
-    [50.0, 8.0, 20.0, 30.0],   # right edge at 70 > 64 + 1
-    [10.0, -2.0, 20.0, 30.0],  # above the top
-    [10.0, 20.0, 20.0, 30.0],  # bottom edge at 50 > 48 + 1
-])
+@pytest.mark.parametrize(
+    "bbox",
+    [
+        [50.0, 8.0, 20.0, 30.0],  # right edge at 70 > 64 + 1
+        [10.0, -2.0, 20.0, 30.0],  # above the top
+        [10.0, 20.0, 20.0, 30.0],  # bottom edge at 50 > 48 + 1
+    ],
+)
 def test_box_outside_image(fake_taco, bbox):
     fake_taco.annotation(10)["bbox"] = bbox
     fake_taco.write()
-    with pytest.raises(ValueError, match=r"annotations\.json: annotation 10: bbox .* lies "
-                                         r"outside its image 0 \(64x48, file batch_1/000000"):
+    with pytest.raises(
+        ValueError,
+        match=r"annotations\.json: annotation 10: bbox .* lies "
+        r"outside its image 0 \(64x48, file batch_1/000000",
+    ):
         parse_annotations(fake_taco.annotations)
 
 
 def test_box_one_pixel_over_the_edge_is_tolerated(fake_taco):
-    fake_taco.annotation(10)["bbox"] = [-0.5, 8.0, 65.0, 40.5]  # 0.5 px out left, right, bottom
+    fake_taco.annotation(10)["bbox"] = [
+        -0.5,
+        8.0,
+        65.0,
+        40.5,
+    ]  # 0.5 px out left, right, bottom
     fake_taco.write()
     _, y, _ = load_taco(fake_taco.root, task="objects", verbose=0)
     assert y[0] == 1
 
 
-@pytest.mark.parametrize("bbox, problem", [
-    ([1.0, 2.0, 3.0], "bbox must be 4 numbers"),
-    ([1.0, 2.0, "3", 4.0], "bbox must be 4 numbers"),
-    ([1.0, 2.0, -3.0, 4.0], "negative width or height"),
-])
+@pytest.mark.parametrize(
+    "bbox, problem",
+    [
+        ([1.0, 2.0, 3.0], "bbox must be 4 numbers"),
+        ([1.0, 2.0, "3", 4.0], "bbox must be 4 numbers"),
+        ([1.0, 2.0, -3.0, 4.0], "negative width or height"),
+    ],
+)
 def test_malformed_box(fake_taco, bbox, problem):
     fake_taco.annotation(12)["bbox"] = bbox
     fake_taco.write()
-    with pytest.raises(ValueError, match=rf"annotation 12: {problem}|annotation 12: bbox .* has a"):
+    with pytest.raises(
+        ValueError, match=rf"annotation 12: {problem}|annotation 12: bbox .* has a"
+    ):
         parse_annotations(fake_taco.annotations)
 
 
@@ -218,7 +259,9 @@ def test_not_json(fake_taco):
 
 def test_missing_annotation_file_and_root(fake_taco, tmp_path):
     fake_taco.annotations.unlink()
-    with pytest.raises(FileNotFoundError, match=r"annotation file not found: .*annotations\.json"):
+    with pytest.raises(
+        FileNotFoundError, match=r"annotation file not found: .*annotations\.json"
+    ):
         load_taco(fake_taco.root, verbose=0)
     with pytest.raises(FileNotFoundError, match=r"TACO folder not found: .*nowhere"):
         load_taco(tmp_path / "nowhere", verbose=0)
@@ -226,7 +269,9 @@ def test_missing_annotation_file_and_root(fake_taco, tmp_path):
 
 def test_missing_image_file(fake_taco):
     (fake_taco.root / "batch_2/000002.JPG").unlink()
-    with pytest.raises(FileNotFoundError, match=r"1 image file\(s\) .* missing: .*000002\.JPG"):
+    with pytest.raises(
+        FileNotFoundError, match=r"1 image file\(s\) .* missing: .*000002\.JPG"
+    ):
         load_taco(fake_taco.root, verbose=0)
     with pytest.raises(FileNotFoundError, match=r"000002\.JPG"):
         load_taco(fake_taco.root, task="objects", verbose=0)

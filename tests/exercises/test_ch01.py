@@ -55,15 +55,30 @@ def test_stub_is_not_done_yet():
         check_grayscale(_stub)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda rgb: rgb.mean(axis=-1).round().astype(np.uint8), "plain average"),
-    (lambda rgb: ((rgb[..., 0] + rgb[..., 1] + rgb[..., 2]) / 3).astype(np.uint8), "wraps around"),
-    (lambda rgb: np.round(rgb @ np.array(LUMA_WEIGHTS[::-1])).astype(np.uint8), "wrong order"),
-    (lambda rgb: rgb @ np.array(LUMA_WEIGHTS), "uint8"),
-    (lambda rgb: np.round(rgb @ np.array(LUMA_WEIGHTS))[..., None].astype(np.uint8),
-     "without a channel axis"),
-    (lambda rgb: rgb @ np.array(LUMA_WEIGHTS) / 255, "0-255 scale"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda rgb: rgb.mean(axis=-1).round().astype(np.uint8), "plain average"),
+        (
+            lambda rgb: ((rgb[..., 0] + rgb[..., 1] + rgb[..., 2]) / 3).astype(
+                np.uint8
+            ),
+            "wraps around",
+        ),
+        (
+            lambda rgb: np.round(rgb @ np.array(LUMA_WEIGHTS[::-1])).astype(np.uint8),
+            "wrong order",
+        ),
+        (lambda rgb: rgb @ np.array(LUMA_WEIGHTS), "uint8"),
+        (
+            lambda rgb: np.round(rgb @ np.array(LUMA_WEIGHTS))[..., None].astype(
+                np.uint8
+            ),
+            "without a channel axis",
+        ),
+        (lambda rgb: rgb @ np.array(LUMA_WEIGHTS) / 255, "0-255 scale"),
+    ],
+)
 def test_grayscale_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_grayscale(wrong, verbose=False)

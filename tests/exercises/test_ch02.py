@@ -17,10 +17,15 @@ def _stub(*args):
     raise NotImplementedError("Exercise 2.2: write my_stratified_indices")
 
 
-@pytest.mark.parametrize("n0, n1, fractions", [
-    (70, 30, (0.8, 0.1, 0.1)), (5, 2, (0.8, 0.1, 0.1)), (3, 3, (0.5, 0.5, 0.0)),
-    (1, 9, (0.6, 0.2, 0.2)),
-])
+@pytest.mark.parametrize(
+    "n0, n1, fractions",
+    [
+        (70, 30, (0.8, 0.1, 0.1)),
+        (5, 2, (0.8, 0.1, 0.1)),
+        (3, 3, (0.5, 0.5, 0.0)),
+        (1, 9, (0.6, 0.2, 0.2)),
+    ],
+)
 def test_reference_split_keeps_class_shares(n0, n1, fractions):
     y = np.random.default_rng(0).permutation(np.repeat([0, 1], [n0, n1]))
     parts = stratified_indices(y, fractions, seed=3)
@@ -40,11 +45,13 @@ def test_reference_and_other_correct_answers_pass(capsys):
         from sklearn.model_selection import train_test_split
 
         ids = np.arange(len(y))
-        train, rest = train_test_split(ids, train_size=fractions[0], stratify=y,
-                                       random_state=seed)
+        train, rest = train_test_split(
+            ids, train_size=fractions[0], stratify=y, random_state=seed
+        )
         share = fractions[1] / (fractions[1] + fractions[2])
-        val, test = train_test_split(rest, train_size=share, stratify=y[rest],
-                                     random_state=seed)
+        val, test = train_test_split(
+            rest, train_size=share, stratify=y[rest], random_state=seed
+        )
         return train, val, test
 
     assert check_stratified_indices(with_sklearn, verbose=False) == 4
@@ -86,13 +93,19 @@ def _overlapping(y, fractions, seed):
     return train, val, np.concatenate([test, val[:1]])
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (_unstratified, "split each class on its own"),
-    (_unshuffled, "seeds 0 and 1 put the same images"),
-    (_global_random, "same seed gave two different splits"),
-    (_overlapping, "1 repeated"),
-    (lambda y, fractions, seed: stratified_indices(y, fractions, seed)[:2], "three index arrays"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_unstratified, "split each class on its own"),
+        (_unshuffled, "seeds 0 and 1 put the same images"),
+        (_global_random, "same seed gave two different splits"),
+        (_overlapping, "1 repeated"),
+        (
+            lambda y, fractions, seed: stratified_indices(y, fractions, seed)[:2],
+            "three index arrays",
+        ),
+    ],
+)
 def test_split_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_stratified_indices(wrong, verbose=False)
@@ -137,7 +150,9 @@ def test_majority_accuracy_train_split_hint():
 
 
 def test_baseline_answer_passes_the_check(tiny_splits, tmp_path, monkeypatch):
-    check_majority_accuracy(baseline_accuracy_answer(tiny_splits), tiny_splits, verbose=False)
+    check_majority_accuracy(
+        baseline_accuracy_answer(tiny_splits), tiny_splits, verbose=False
+    )
     # without data it loads the book's default data, here a prepared file via $WASTELAB_DATA
     monkeypatch.setenv(DATA_ENV, str(save_splits(tiny_splits, tmp_path / "tiny.npz")))
     assert baseline_accuracy_answer() == baseline_accuracy_answer(tiny_splits)

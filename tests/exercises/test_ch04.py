@@ -28,17 +28,27 @@ def test_count_parameters_reference_passes_and_stub_is_not_done_yet(capsys):
 
 def test_count_parameters_covers_the_course_numbers():
     seen = []
-    check_count_parameters(lambda sizes: seen.append(list(sizes)) or
-                           backprop.count_parameters(sizes), verbose=False)
+    check_count_parameters(
+        lambda sizes: seen.append(list(sizes)) or backprop.count_parameters(sizes),
+        verbose=False,
+    )
     assert [3, 5, 5, 5, 2] in seen and [2500, 128, 2] in seen
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda s: sum(a * b for a, b in zip(s[:-1], s[1:], strict=True)), "biases: one per unit"),
-    (lambda s: sum(a * b for a, b in zip(s[:-1], s[1:], strict=True)) + sum(s),
-     "biases: one per unit outside the input layer"),
-    (lambda s: sum(s), "weights: one per pair"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (
+            lambda s: sum(a * b for a, b in zip(s[:-1], s[1:], strict=True)),
+            "biases: one per unit",
+        ),
+        (
+            lambda s: sum(a * b for a, b in zip(s[:-1], s[1:], strict=True)) + sum(s),
+            "biases: one per unit outside the input layer",
+        ),
+        (lambda s: sum(s), "weights: one per pair"),
+    ],
+)
 def test_count_parameters_mistakes_show_the_layer_by_layer_sum(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_count_parameters(wrong, verbose=False)
@@ -80,15 +90,18 @@ def test_output_delta_matches_finite_differences_of_the_loss():
     rng = np.random.default_rng(0)
     z = rng.normal(size=(4, 3))
     y = np.eye(3)[[2, 0, 1, 1]]
-    identity = [(np.eye(3), np.zeros(3))]  # a "network" whose last weighted sum is its input
+    identity = [
+        (np.eye(3), np.zeros(3))
+    ]  # a "network" whose last weighted sum is its input
     eps = 1e-6
     numeric = np.zeros_like(z)
     for idx in np.ndindex(z.shape):
         plus, minus = z.copy(), z.copy()
         plus[idx] += eps
         minus[idx] -= eps
-        numeric[idx] = (backprop.loss(identity, plus, y) - backprop.loss(identity, minus, y)) \
-            / (2 * eps)
+        numeric[idx] = (
+            backprop.loss(identity, plus, y) - backprop.loss(identity, minus, y)
+        ) / (2 * eps)
     np.testing.assert_allclose(output_delta(z, y), numeric, atol=1e-8)
     with pytest.raises(ValueError, match="must both be"):
         output_delta(z, y[:2])
@@ -101,12 +114,20 @@ def test_output_delta_reference_passes_and_stub_is_not_done_yet(capsys):
         check_output_delta(_stub)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda z, y: (y - softmax(z, axis=1)) / len(z), "not y - p"),
-    (lambda z, y: (z - y) / len(z), "probabilities first"),
-    (lambda z, y: softmax(z, axis=1) - y, "MEAN"),
-    (lambda z, y: (np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) - y) / len(z), "nan"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda z, y: (y - softmax(z, axis=1)) / len(z), "not y - p"),
+        (lambda z, y: (z - y) / len(z), "probabilities first"),
+        (lambda z, y: softmax(z, axis=1) - y, "MEAN"),
+        (
+            lambda z, y: (
+                (np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) - y) / len(z)
+            ),
+            "nan",
+        ),
+    ],
+)
 def test_output_delta_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_output_delta(wrong, verbose=False)

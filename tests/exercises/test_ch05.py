@@ -23,10 +23,14 @@ def test_reference_cross_entropy_matches_the_package_and_keras():
     probs = rng.dirichlet(np.ones(3), size=6).astype(np.float32)
     y = np.array([0, 2, 1, 1, 0, 2])
     ours = cross_entropy_onehot(probs, np.eye(3)[y])
-    assert ours == pytest.approx(float(models.cross_entropy(tf.constant(probs), y)), rel=1e-5)
+    assert ours == pytest.approx(
+        float(models.cross_entropy(tf.constant(probs), y)), rel=1e-5
+    )
     keras_loss = tf.keras.losses.SparseCategoricalCrossentropy()(y, probs)
     assert ours == pytest.approx(float(keras_loss), rel=1e-5)
-    assert cross_entropy_onehot([[0.0, 1.0]], [[1.0, 0.0]]) == pytest.approx(-np.log(1e-7))
+    assert cross_entropy_onehot([[0.0, 1.0]], [[1.0, 0.0]]) == pytest.approx(
+        -np.log(1e-7)
+    )
 
 
 def test_reference_cross_entropy_rejects_mismatched_shapes():
@@ -59,13 +63,25 @@ def _no_clip(p, y):
     return -np.mean(np.sum(y * np.log(p), axis=1))
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda p, y: np.mean(np.sum(y * np.log(np.clip(p, 1e-7, 1)), axis=1)), "minus sign"),
-    (lambda p, y: -np.sum(y * np.log(np.clip(p, 1e-7, 1)), axis=1), "not one loss per"),
-    (lambda p, y: -np.sum(y * np.log(np.clip(p, 1e-7, 1))), "MEAN over the examples, not the sum"),
-    (lambda p, y: -np.mean(y * np.log(np.clip(p, 1e-7, 1))), "number of classes"),
-    (_no_clip, r"0 \* log\(0\)"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (
+            lambda p, y: np.mean(np.sum(y * np.log(np.clip(p, 1e-7, 1)), axis=1)),
+            "minus sign",
+        ),
+        (
+            lambda p, y: -np.sum(y * np.log(np.clip(p, 1e-7, 1)), axis=1),
+            "not one loss per",
+        ),
+        (
+            lambda p, y: -np.sum(y * np.log(np.clip(p, 1e-7, 1))),
+            "MEAN over the examples, not the sum",
+        ),
+        (lambda p, y: -np.mean(y * np.log(np.clip(p, 1e-7, 1))), "number of classes"),
+        (_no_clip, r"0 \* log\(0\)"),
+    ],
+)
 def test_cross_entropy_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_cross_entropy(wrong, verbose=False)
@@ -87,14 +103,17 @@ def test_tape_gradient_answer_is_the_hand_formula(capsys):
     assert "✓" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("value, error, hint", [
-    (..., NotImplementedError, "fill in grad"),
-    (None, CheckFailed, "tape.watch"),
-    (4.0, CheckFailed, "y itself"),
-    (12.0, CheckFailed, "-2x term"),
-    (7.0, CheckFailed, "3x\\^2 - 2"),
-    (np.ones(2), CheckFailed, "one number"),
-])
+@pytest.mark.parametrize(
+    "value, error, hint",
+    [
+        (..., NotImplementedError, "fill in grad"),
+        (None, CheckFailed, "tape.watch"),
+        (4.0, CheckFailed, "y itself"),
+        (12.0, CheckFailed, "-2x term"),
+        (7.0, CheckFailed, "3x\\^2 - 2"),
+        (np.ones(2), CheckFailed, "one number"),
+    ],
+)
 def test_tape_gradient_mistakes(value, error, hint):
     with pytest.raises(error, match=hint):
         check_tape_gradient(value, verbose=False)

@@ -24,7 +24,9 @@ def _keras_steps(optimizer, w0, grads):
     """Weights after applying each gradient in turn with a real Keras optimizer."""
     w = keras.Variable(np.array(w0, dtype="float32"))
     for g in grads:
-        optimizer.apply_gradients([(keras.ops.convert_to_tensor(g, dtype="float32"), w)])
+        optimizer.apply_gradients(
+            [(keras.ops.convert_to_tensor(g, dtype="float32"), w)]
+        )
     return np.asarray(w)
 
 
@@ -35,7 +37,9 @@ def test_references_match_keras_sgd_and_momentum():
     w, v = w0.copy(), np.zeros(4)
     for g in grads:
         w, v = momentum_step(w, v, g, lr=0.05, beta=0.9)
-    keras_w = _keras_steps(keras.optimizers.SGD(learning_rate=0.05, momentum=0.9), w0, grads)
+    keras_w = _keras_steps(
+        keras.optimizers.SGD(learning_rate=0.05, momentum=0.9), w0, grads
+    )
     np.testing.assert_allclose(w, keras_w, rtol=1e-5, atol=1e-6)
     plain = w0.copy()
     for g in grads:
@@ -64,11 +68,17 @@ def test_in_place_sgd_answer_passes():
     check_sgd_step(in_place, verbose=False)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda w, g, lr: np.asarray(w) + lr * np.asarray(g), "AGAINST the gradient"),
-    (lambda w, g, lr: np.asarray(w) - np.asarray(g), "AGAINST the gradient"),
-    (lambda w, g, lr: float(np.mean(np.asarray(w) - lr * np.asarray(g))), "element by element"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda w, g, lr: np.asarray(w) + lr * np.asarray(g), "AGAINST the gradient"),
+        (lambda w, g, lr: np.asarray(w) - np.asarray(g), "AGAINST the gradient"),
+        (
+            lambda w, g, lr: float(np.mean(np.asarray(w) - lr * np.asarray(g))),
+            "element by element",
+        ),
+    ],
+)
 def test_sgd_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_sgd_step(wrong, verbose=False)
@@ -98,14 +108,17 @@ def _no_decay(w, v, g, lr, beta):
     return w + v, v
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (_torch_style, "PyTorch"),
-    (_old_velocity, "NEW velocity"),
-    (_swapped, r"in this order"),
-    (_plus_sign, "mind the sign"),
-    (_no_decay, "multiply it by beta"),
-    (lambda w, v, g, lr, beta: w - lr * g, "return the pair"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_torch_style, "PyTorch"),
+        (_old_velocity, "NEW velocity"),
+        (_swapped, r"in this order"),
+        (_plus_sign, "mind the sign"),
+        (_no_decay, "multiply it by beta"),
+        (lambda w, v, g, lr, beta: w - lr * g, "return the pair"),
+    ],
+)
 def test_momentum_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_momentum_step(wrong, verbose=False)
@@ -118,14 +131,17 @@ def test_steps_per_epoch_answer_matches_the_pipeline(capsys):
     assert "✓" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("value, error, hint", [
-    (..., NotImplementedError, "fill in n_steps"),
-    (15, CheckFailed, "16th, smaller"),
-    (15.625, CheckFailed, "round up"),
-    (64000, CheckFailed, "don't multiply"),
-    (1000, CheckFailed, "one step per image"),
-    (17, CheckFailed, "count the batches"),
-])
+@pytest.mark.parametrize(
+    "value, error, hint",
+    [
+        (..., NotImplementedError, "fill in n_steps"),
+        (15, CheckFailed, "16th, smaller"),
+        (15.625, CheckFailed, "round up"),
+        (64000, CheckFailed, "don't multiply"),
+        (1000, CheckFailed, "one step per image"),
+        (17, CheckFailed, "count the batches"),
+    ],
+)
 def test_steps_per_epoch_mistakes(value, error, hint):
     with pytest.raises(error, match=hint):
         check_steps_per_epoch(value, verbose=False)

@@ -23,12 +23,22 @@ def _labels(tp, fp, fn, tn):
     return y_true, y_pred
 
 
-@pytest.mark.parametrize("counts", [(30, 10, 20, 90), (5, 45, 1, 149), (0, 0, 10, 90),
-                                    (0, 5, 0, 95), (12, 0, 0, 88), (1, 0, 0, 0)])
+@pytest.mark.parametrize(
+    "counts",
+    [
+        (30, 10, 20, 90),
+        (5, 45, 1, 149),
+        (0, 0, 10, 90),
+        (0, 5, 0, 95),
+        (12, 0, 0, 88),
+        (1, 0, 0, 0),
+    ],
+)
 def test_reference_agrees_with_the_package(counts):
     report = metrics.binary_report(*_labels(*counts))
     assert precision_recall_f1(*counts) == pytest.approx(
-        (report["precision"], report["recall"], report["f1"]))
+        (report["precision"], report["recall"], report["f1"])
+    )
 
 
 def test_reference_passes_and_stub_is_not_done_yet(capsys):
@@ -46,7 +56,9 @@ def test_another_correct_answer_passes():
     def with_numpy_and_a_list(tp, fp, fn, tn):
         p = np.divide(tp, tp + fp) if tp + fp else 0
         r = np.divide(tp, tp + fn) if tp + fn else 0
-        f = np.divide(2 * tp, 2 * tp + fp + fn) if tp else 0  # the same F1, from the counts
+        f = (
+            np.divide(2 * tp, 2 * tp + fp + fn) if tp else 0
+        )  # the same F1, from the counts
         return [p, r, f]
 
     check_precision_recall_f1(with_numpy_and_a_list, verbose=False)
@@ -76,16 +88,21 @@ def _uses_tn(tp, fp, fn, tn):
     return tp / (tp + fp), tn / (tn + fp), (tp + tn) / (tp + fp + fn + tn)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (_swapped, "swapped"),
-    (_average_f1, "harmonic mean"),
-    (_no_guard, "0 / 0"),
-    (_numpy_nan, "0 / 0"),
-    (_uses_tn, "recall divides by TP \\+ FN"),
-    (lambda tp, fp, fn, tn: {"precision": 1.0}, "three numbers"),
-    (lambda tp, fp, fn, tn: (*precision_recall_f1(tp, fp, fn, tn)[:2], 0.5),
-     "precision and recall are right"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_swapped, "swapped"),
+        (_average_f1, "harmonic mean"),
+        (_no_guard, "0 / 0"),
+        (_numpy_nan, "0 / 0"),
+        (_uses_tn, "recall divides by TP \\+ FN"),
+        (lambda tp, fp, fn, tn: {"precision": 1.0}, "three numbers"),
+        (
+            lambda tp, fp, fn, tn: (*precision_recall_f1(tp, fp, fn, tn)[:2], 0.5),
+            "precision and recall are right",
+        ),
+    ],
+)
 def test_precision_recall_f1_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_precision_recall_f1(wrong, verbose=False)
@@ -100,17 +117,20 @@ def test_majority_guess_answers_match_the_package(capsys):
     assert "✓ majority guess" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("accuracy, f1, error, hint", [
-    (..., 0.0, NotImplementedError, "fill in"),
-    (0.93, ..., NotImplementedError, "fill in"),
-    (0.07, 0.0, CheckFailed, "WITH a bottle"),
-    (93.0, 0.0, CheckFailed, "percent"),
-    (0.5, 0.0, CheckFailed, "right on every"),
-    (0.93, float("nan"), CheckFailed, "not nan"),
-    (0.93, 0.93, CheckFailed, "F1 is not accuracy"),
-    (0.93, 0.5, CheckFailed, "TP = 0"),
-    (np.ones(2), 0.0, CheckFailed, "one number"),
-])
+@pytest.mark.parametrize(
+    "accuracy, f1, error, hint",
+    [
+        (..., 0.0, NotImplementedError, "fill in"),
+        (0.93, ..., NotImplementedError, "fill in"),
+        (0.07, 0.0, CheckFailed, "WITH a bottle"),
+        (93.0, 0.0, CheckFailed, "percent"),
+        (0.5, 0.0, CheckFailed, "right on every"),
+        (0.93, float("nan"), CheckFailed, "not nan"),
+        (0.93, 0.93, CheckFailed, "F1 is not accuracy"),
+        (0.93, 0.5, CheckFailed, "TP = 0"),
+        (np.ones(2), 0.0, CheckFailed, "one number"),
+    ],
+)
 def test_majority_guess_mistakes(accuracy, f1, error, hint):
     with pytest.raises(error, match=hint):
         check_majority_guess(accuracy, f1, verbose=False)

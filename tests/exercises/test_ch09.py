@@ -30,9 +30,12 @@ def _stub(*args):
 # ------------------------------------------------------------------ reference implementations
 
 
-@pytest.mark.parametrize("n, k, padding, stride",
-                         list(itertools.product((5, 6, 7, 23, 50), (1, 2, 3, 5),
-                                                ("valid", "same"), (1, 2, 3))))
+@pytest.mark.parametrize(
+    "n, k, padding, stride",
+    list(
+        itertools.product((5, 6, 7, 23, 50), (1, 2, 3, 5), ("valid", "same"), (1, 2, 3))
+    ),
+)
 def test_conv_output_size_matches_keras(n, k, padding, stride):
     if padding == "valid" and k > n:
         pytest.skip("kernel larger than the input")
@@ -48,19 +51,30 @@ def test_conv_output_size_rejects_bad_arguments(bad):
         conv_output_size(**args)
 
 
-@pytest.mark.parametrize("shape, kshape, padding, stride", [
-    ((6, 6), (3, 3), "valid", 1), ((6, 6), (3, 3), "same", 1), ((7, 9), (3, 3), "same", 2),
-    ((8, 5), (2, 3), "valid", 2), ((6, 6), (2, 2), "same", 1), ((5, 5), (5, 5), "valid", 1),
-])
+@pytest.mark.parametrize(
+    "shape, kshape, padding, stride",
+    [
+        ((6, 6), (3, 3), "valid", 1),
+        ((6, 6), (3, 3), "same", 1),
+        ((7, 9), (3, 3), "same", 2),
+        ((8, 5), (2, 3), "valid", 2),
+        ((6, 6), (2, 2), "same", 1),
+        ((5, 5), (5, 5), "valid", 1),
+    ],
+)
 def test_conv2d_matches_keras(shape, kshape, padding, stride):
     rng = np.random.default_rng(0)
     image = rng.normal(size=shape)
     kernel = rng.normal(size=kshape)
-    layer = keras.layers.Conv2D(1, kshape, strides=stride, padding=padding, use_bias=False)
+    layer = keras.layers.Conv2D(
+        1, kshape, strides=stride, padding=padding, use_bias=False
+    )
     layer.build((None, *shape, 1))
     layer.set_weights([kernel[:, :, None, None]])
     expected = np.asarray(layer(image[None, :, :, None].astype(np.float32)))[0, :, :, 0]
-    np.testing.assert_allclose(conv2d(image, kernel, padding, stride), expected, atol=1e-5)
+    np.testing.assert_allclose(
+        conv2d(image, kernel, padding, stride), expected, atol=1e-5
+    )
 
 
 def test_conv2d_valid_matches_conv2d_and_scipy():
@@ -98,27 +112,46 @@ def test_conv_params_matches_keras():
 # ------------------------------------------------------------------ self-checks
 
 
-@pytest.mark.parametrize("check, reference, name, n_cases", [
-    (check_conv_output_size, conv_output_size, "my_conv_output_size", 8),
-    (check_conv2d, conv2d_valid, "my_conv2d", 5),
-    (check_conv2d, conv2d, "my_conv2d", 5),
-])
-def test_references_pass_and_stub_is_not_done_yet(check, reference, name, n_cases, capsys):
+@pytest.mark.parametrize(
+    "check, reference, name, n_cases",
+    [
+        (check_conv_output_size, conv_output_size, "my_conv_output_size", 8),
+        (check_conv2d, conv2d_valid, "my_conv2d", 5),
+        (check_conv2d, conv2d, "my_conv2d", 5),
+    ],
+)
+def test_references_pass_and_stub_is_not_done_yet(
+    check, reference, name, n_cases, capsys
+):
     assert check(reference) is None
     assert f"✓ {name}: all {n_cases} checks passed" in capsys.readouterr().out
     with pytest.raises(NotImplementedError):
         check(_stub)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda n, k, padding, stride: (n - k) // stride, "not n - k"),
-    (lambda n, k, padding, stride: (n - k) // stride + 1, "'same' adds zeros"),
-    (lambda n, k, padding, stride: n if padding == "same" else n - k + 1, "Did you use the stride"),
-    (lambda n, k, padding, stride: -(-n // stride) if padding == "same" else (n - k) / stride + 1,
-     "integer division"),
-    (lambda n, k, padding, stride: n // stride if padding == "same" else (n - k) // stride + 1,
-     r"ceil\(n / s\)"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda n, k, padding, stride: (n - k) // stride, "not n - k"),
+        (lambda n, k, padding, stride: (n - k) // stride + 1, "'same' adds zeros"),
+        (
+            lambda n, k, padding, stride: n if padding == "same" else n - k + 1,
+            "Did you use the stride",
+        ),
+        (
+            lambda n, k, padding, stride: (
+                -(-n // stride) if padding == "same" else (n - k) / stride + 1
+            ),
+            "integer division",
+        ),
+        (
+            lambda n, k, padding, stride: (
+                n // stride if padding == "same" else (n - k) // stride + 1
+            ),
+            r"ceil\(n / s\)",
+        ),
+    ],
+)
 def test_conv_output_size_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_conv_output_size(wrong, verbose=False)
@@ -126,14 +159,25 @@ def test_conv_output_size_mistakes(wrong, hint):
 
 def _off_by_one(image, kernel):
     kh, kw = kernel.shape
-    return np.array([[np.sum(image[i:i + kh, j:j + kw] * kernel)
-                      for j in range(image.shape[1] - kw)] for i in range(image.shape[0] - kh)])
+    return np.array(
+        [
+            [
+                np.sum(image[i : i + kh, j : j + kw] * kernel)
+                for j in range(image.shape[1] - kw)
+            ]
+            for i in range(image.shape[0] - kh)
+        ]
+    )
 
 
 def _square_only(image, kernel):
     k, n = kernel.shape[0], image.shape[0]
-    return np.array([[np.sum(image[i:i + k, j:j + k] * kernel) for j in range(n - k + 1)]
-                     for i in range(n - k + 1)])
+    return np.array(
+        [
+            [np.sum(image[i : i + k, j : j + k] * kernel) for j in range(n - k + 1)]
+            for i in range(n - k + 1)
+        ]
+    )
 
 
 def _flipped(image, kernel):
@@ -144,13 +188,16 @@ def _integer(image, kernel):
     return conv2d_valid(image, kernel).astype(int)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda image, kernel: np.sum(image * kernel), r"shape \(1, 1\)"),
-    (_off_by_one, r"n - k \+ 1 = 1 position"),
-    (_square_only, "rows and columns may differ"),
-    (_flipped, "do not flip the kernel"),
-    (_integer, "work in floats"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda image, kernel: np.sum(image * kernel), r"shape \(1, 1\)"),
+        (_off_by_one, r"n - k \+ 1 = 1 position"),
+        (_square_only, "rows and columns may differ"),
+        (_flipped, "do not flip the kernel"),
+        (_integer, "work in floats"),
+    ],
+)
 def test_conv2d_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_conv2d(wrong, verbose=False)
@@ -163,13 +210,16 @@ def test_conv_params_check(capsys):
         check_conv_params(...)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (5 * 5 * 3 * 32, "forgot the biases"),
-    (5 * 5 * 32 + 32, "all 3 input channels"),
-    (5 * 5 * 3 + 1, "that is one filter"),
-    (5 * 5 * 3 + 32, "multiply by 32"),
-    (1234, "kernel height \\* width \\* input channels"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (5 * 5 * 3 * 32, "forgot the biases"),
+        (5 * 5 * 32 + 32, "all 3 input channels"),
+        (5 * 5 * 3 + 1, "that is one filter"),
+        (5 * 5 * 3 + 32, "multiply by 32"),
+        (1234, "kernel height \\* width \\* input channels"),
+    ],
+)
 def test_conv_params_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_conv_params(wrong, verbose=False)

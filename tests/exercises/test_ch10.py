@@ -23,7 +23,9 @@ def test_reference_passes_and_stub_is_not_done_yet(capsys):
 def test_other_correct_answer_passes(capsys):
     def with_numpy_keys(y):
         values, counts = np.unique(y, return_counts=True)
-        return {v: len(y) / len(values) / c for v, c in zip(values, counts, strict=True)}
+        return {
+            v: len(y) / len(values) / c for v, c in zip(values, counts, strict=True)
+        }
 
     check_class_weights(with_numpy_keys)
     assert "all 4 checks passed" in capsys.readouterr().out
@@ -44,13 +46,16 @@ def _two_classes_assumed(y):
     return {c: len(y) / (2 * counts[c]) for c in range(len(counts))}
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (_inverse_share, "LARGER weight"),
-    (_no_k, "divide by the number of classes"),
-    (_two_classes_assumed, "count the classes present"),
-    (lambda y: list(class_weights(y).values()), "return a dict"),
-    (lambda y: {0: 1.0}, r"no weight for class\(es\) \[1\]"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_inverse_share, "LARGER weight"),
+        (_no_k, "divide by the number of classes"),
+        (_two_classes_assumed, "count the classes present"),
+        (lambda y: list(class_weights(y).values()), "return a dict"),
+        (lambda y: {0: 1.0}, r"no weight for class\(es\) \[1\]"),
+    ],
+)
 def test_mistakes_fail_with_the_right_hint(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_class_weights(wrong, verbose=False)

@@ -27,7 +27,9 @@ def test_references():
     assert scaled_learning_rate(1e-3, 128, 128) == 1e-3
     # the exercise's 256 per GPU is train's default, and train's step count is what we ask
     assert GPU_BATCH_SIZE == 256
-    assert steps_on_four_gpus_answer() == steps_per_epoch(10_000, 4 * GPU_BATCH_SIZE) == 10
+    assert (
+        steps_on_four_gpus_answer() == steps_per_epoch(10_000, 4 * GPU_BATCH_SIZE) == 10
+    )
     with pytest.raises(ValueError, match="batch"):
         scaled_learning_rate(1e-3, 0, 32)
     with pytest.raises(ValueError, match="n_replicas"):
@@ -42,12 +44,15 @@ def test_scaled_learning_rate_check(capsys):
         check_scaled_learning_rate(_stub)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda lr, b0, b: lr * b0 / b, "not by base_batch / batch"),
-    (lambda lr, b0, b: lr * math.sqrt(b / b0), "square root"),
-    (lambda lr, b0, b: lr * (b // b0), "integer division"),
-    (lambda lr, b0, b: lr * b, "return base_lr when batch == base_batch"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda lr, b0, b: lr * b0 / b, "not by base_batch / batch"),
+        (lambda lr, b0, b: lr * math.sqrt(b / b0), "square root"),
+        (lambda lr, b0, b: lr * (b // b0), "integer division"),
+        (lambda lr, b0, b: lr * b, "return base_lr when batch == base_batch"),
+    ],
+)
 def test_scaled_learning_rate_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_scaled_learning_rate(wrong, verbose=False)
@@ -62,14 +67,17 @@ def test_steps_check(capsys):
             check_steps_on_four_gpus(unfinished)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (40, "that is the count for one GPU"),
-    (39, "not 256"),
-    (9, "round up"),
-    (10_000 / 1024, "steps are whole numbers"),
-    (3, "divide the 10,000 images"),
-    ("ten", "expected a whole number"),
-])
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (40, "that is the count for one GPU"),
+        (39, "not 256"),
+        (9, "round up"),
+        (10_000 / 1024, "steps are whole numbers"),
+        (3, "divide the 10,000 images"),
+        ("ten", "expected a whole number"),
+    ],
+)
 def test_steps_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_steps_on_four_gpus(wrong, verbose=False)

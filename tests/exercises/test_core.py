@@ -14,7 +14,9 @@ def test_right_answer_passes_and_says_so(capsys):
 
 
 def test_wrong_value_names_the_case_and_the_hint():
-    with pytest.raises(CheckFailed, match=r"(?s)case 1 .*gave \[3\. 6\.\].*hint: multiply by two"):
+    with pytest.raises(
+        CheckFailed, match=r"(?s)case 1 .*gave \[3\. 6\.\].*hint: multiply by two"
+    ):
         run_checks("double", lambda v: 3 * v, CASES)
 
 

@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
+from ..atomic import atomic_write
 from .splits import SPLIT_NAMES, Splits
 
 FORMAT = "wastelab-splits/1"
 _ARRAYS = [f"{p}_{s}" for s in SPLIT_NAMES for p in ("x", "y")]
-
-
-def atomic_write(path: str | Path, write, suffix: str = ".part") -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
-
-    A failure leaves nothing behind: no partial file at ``path`` and no temporary file.
-    ``suffix`` is the temporary file's ending, for writers that insist on one (Keras).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_splits(splits: Splits, path: str | Path) -> Path:
@@ -67,7 +47,9 @@ def load_splits(path: str | Path) -> Splits:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in [*_ARRAYS, "meta"] if k not in npz.files]
             if missing:
-                raise ValueError(f"{path}: missing arrays {missing}; is this a wastelab .npz?")
+                raise ValueError(
+                    f"{path}: missing arrays {missing}; is this a wastelab .npz?"
+                )
             arrays = {k: npz[k] for k in _ARRAYS}
             meta = json.loads(str(npz["meta"]))
     except ValueError as err:

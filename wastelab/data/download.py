@@ -21,10 +21,12 @@ from PIL import Image
 from tqdm import tqdm  # text bars: no ipywidgets needed in notebooks
 
 from .. import __version__
-from .cache import atomic_write
+from ..atomic import atomic_write
 from .images import read_image
 
-TACO_ANNOTATIONS_URL = "https://raw.githubusercontent.com/pedropro/TACO/master/data/annotations.json"
+TACO_ANNOTATIONS_URL = (
+    "https://raw.githubusercontent.com/pedropro/TACO/master/data/annotations.json"
+)
 USER_AGENT = f"wastelab/{__version__} (Python urllib)"
 _CHUNK = 1 << 20
 _TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
@@ -132,15 +134,21 @@ def download_taco(
         if not isinstance(name, str) or not name:
             report.failed.append((f"image #{position}", "entry has no 'file_name'"))
         elif _unsafe(name):
-            report.failed.append((name, "unsafe file_name (absolute or with '..'); not written"))
+            report.failed.append(
+                (name, "unsafe file_name (absolute or with '..'); not written")
+            )
         else:
             jobs.setdefault(name, entry)
 
-    progress = tqdm(total=len(jobs), desc="TACO photos", unit="img", disable=not verbose)
+    progress = tqdm(
+        total=len(jobs), desc="TACO photos", unit="img", disable=not verbose
+    )
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         futures = {
-            pool.submit(_fetch_photo, entry, dest / name, retries, timeout, backoff): name
+            pool.submit(
+                _fetch_photo, entry, dest / name, retries, timeout, backoff
+            ): name
             for name, entry in jobs.items()
         }
         for future in as_completed(futures):
@@ -167,8 +175,9 @@ class _Transient(Exception):
     """A failure worth another try."""
 
 
-def _download_annotations(url: str, path: Path, retries: int, timeout: float,
-                          backoff: float) -> None:
+def _download_annotations(
+    url: str, path: Path, retries: int, timeout: float, backoff: float
+) -> None:
     def write(tmp: Path) -> None:
         _fetch_with_retries(url, tmp, retries, timeout, backoff)
         if _read_image_list(tmp) is None:
@@ -183,8 +192,9 @@ def _download_annotations(url: str, path: Path, retries: int, timeout: float,
         ) from err
 
 
-def _fetch_photo(entry: dict[str, Any], path: Path, retries: int, timeout: float,
-                 backoff: float) -> tuple[str, str]:
+def _fetch_photo(
+    entry: dict[str, Any], path: Path, retries: int, timeout: float, backoff: float
+) -> tuple[str, str]:
     """Return ("skipped" | "downloaded" | "failed", reason) for one photo; never raises."""
     if _decodes(path):
         return "skipped", ""
@@ -194,16 +204,23 @@ def _fetch_photo(entry: dict[str, Any], path: Path, retries: int, timeout: float
     reasons = []
     for key, url in urls:
         try:
-            download_file(url, path, retries=retries, timeout=timeout, check_image=True,
-                          backoff=backoff)
+            download_file(
+                url,
+                path,
+                retries=retries,
+                timeout=timeout,
+                check_image=True,
+                backoff=backoff,
+            )
             return "downloaded", ""
         except (OSError, ValueError) as err:
             reasons.append(f"{key}: {err}")
     return "failed", "; ".join(reasons)
 
 
-def _fetch_with_retries(url: str, tmp: Path, retries: int, timeout: float,
-                        backoff: float) -> None:
+def _fetch_with_retries(
+    url: str, tmp: Path, retries: int, timeout: float, backoff: float
+) -> None:
     last: Exception | None = None
     for attempt in range(retries + 1):
         if attempt:
@@ -219,7 +236,10 @@ def _fetch_with_retries(url: str, tmp: Path, retries: int, timeout: float,
 def _fetch_once(url: str, tmp: Path, timeout: float) -> None:
     try:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as fh:
+        with (
+            urllib.request.urlopen(request, timeout=timeout) as response,
+            open(tmp, "wb") as fh,
+        ):
             expected = response.headers.get("Content-Length")
             received = 0
             while chunk := response.read(_CHUNK):
@@ -248,14 +268,20 @@ def _check_and_normalize_image(tmp: Path, suffix: str, url: str) -> None:
             if expected is None or img.format == expected:
                 return
             exif = img.getexif()
-            out = img if expected != "JPEG" or img.mode in ("RGB", "L") else img.convert("RGB")
+            out = (
+                img
+                if expected != "JPEG" or img.mode in ("RGB", "L")
+                else img.convert("RGB")
+            )
             options: dict[str, Any] = {"quality": 95} if expected == "JPEG" else {}
             if len(exif):
                 options["exif"] = exif
             buffer = io.BytesIO()
             out.save(buffer, format=expected, **options)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(f"{url}: downloaded data is not a readable image ({err})") from err
+        raise ValueError(
+            f"{url}: downloaded data is not a readable image ({err})"
+        ) from err
     tmp.write_bytes(buffer.getvalue())
 
 
@@ -279,4 +305,8 @@ def _read_image_list(path: Path) -> list[Any] | None:
 
 def _unsafe(file_name: str) -> bool:
     parts = PurePosixPath(file_name.replace("\\", "/")).parts
-    return file_name.startswith(("/", "\\")) or ".." in parts or bool(parts and ":" in parts[0])
+    return (
+        file_name.startswith(("/", "\\"))
+        or ".." in parts
+        or bool(parts and ":" in parts[0])
+    )

@@ -24,14 +24,21 @@ def list_class_folders(root: str | Path) -> dict[str, list[Path]]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    folders = sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
     if not folders:
-        raise ValueError(f"{root}: no class folders; expected {root}/<class_name>/*.jpg")
+        raise ValueError(
+            f"{root}: no class folders; expected {root}/<class_name>/*.jpg"
+        )
     classes: dict[str, list[Path]] = {}
     for folder in folders:
         files = sorted(
-            p for p in folder.iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+            p
+            for p in folder.iterdir()
+            if p.is_file()
+            and not p.name.startswith(".")
+            and p.suffix.lower() in IMAGE_SUFFIXES
         )
         if not files:
             raise ValueError(
@@ -60,19 +67,27 @@ def load_folders(
     folder, a ``positive`` that names no folder, or an unreadable image.
     """
     n_channels = channels(color)
-    wanted = {positive.strip().casefold()} if isinstance(positive, str) else {
-        name.strip().casefold() for name in positive
-    }
+    wanted = (
+        {positive.strip().casefold()}
+        if isinstance(positive, str)
+        else {name.strip().casefold() for name in positive}
+    )
     classes = list_class_folders(root)
     matched = [name for name in classes if name.casefold() in wanted]
     if not matched:
         raise ValueError(
             f"{root}: positive={sorted(wanted)} names no class folder; found {list(classes)}"
         )
-    files = [(path, int(name in matched)) for name, paths in classes.items() for path in paths]
+    files = [
+        (path, int(name in matched))
+        for name, paths in classes.items()
+        for path in paths
+    ]
     x = np.empty((len(files), *size, n_channels), dtype=np.uint8)
     y = np.empty(len(files), dtype=np.int64)
-    for i, (path, label) in enumerate(tqdm(files, desc="images", unit="img", disable=not verbose)):
+    for i, (path, label) in enumerate(
+        tqdm(files, desc="images", unit="img", disable=not verbose)
+    ):
         x[i] = to_array(read_image(path), size=size, color=color)
         y[i] = label
     meta = {

@@ -56,8 +56,9 @@ def to_array(
     return arr.reshape(height, width, n_channels)
 
 
-def crop(image: Image.Image, box: tuple[float, float, float, float], margin: float = 0.1
-         ) -> Image.Image:
+def crop(
+    image: Image.Image, box: tuple[float, float, float, float], margin: float = 0.1
+) -> Image.Image:
     """Crop a COCO box ``(x, y, w, h)`` enlarged by ``margin`` (a fraction of its size)."""
     x, y, w, h = box
     dx, dy = w * margin, h * margin
@@ -70,14 +71,23 @@ def crop(image: Image.Image, box: tuple[float, float, float, float], margin: flo
 
 def _array_to_pil(arr: np.ndarray) -> Image.Image:
     if arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.floating) and arr.size and arr.min() >= 0 and arr.max() <= 1:
+        if (
+            np.issubdtype(arr.dtype, np.floating)
+            and arr.size
+            and arr.min() >= 0
+            and arr.max() <= 1
+        ):
             arr = np.round(arr * 255).astype(np.uint8)
         else:
-            raise ValueError(f"expected uint8 or float in [0, 1], got dtype {arr.dtype}")
+            raise ValueError(
+                f"expected uint8 or float in [0, 1], got dtype {arr.dtype}"
+            )
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim == 2:
         return Image.fromarray(arr, mode="L")
     if arr.ndim == 3 and arr.shape[-1] == 3:
         return Image.fromarray(arr, mode="RGB")
-    raise ValueError(f"expected an image of shape (H, W), (H, W, 1) or (H, W, 3), got {arr.shape}")
+    raise ValueError(
+        f"expected an image of shape (H, W), (H, W, 1) or (H, W, 3), got {arr.shape}"
+    )

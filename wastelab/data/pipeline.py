@@ -34,7 +34,9 @@ def normalize(x: Any) -> Any:
             return tf.cast(x, tf.float32) / 255.0
         if x.dtype.is_floating:
             return tf.cast(x, tf.float32)
-        raise ValueError(f"images must be uint8 (0-255) or float in [0, 1], got {x.dtype}")
+        raise ValueError(
+            f"images must be uint8 (0-255) or float in [0, 1], got {x.dtype}"
+        )
     x = np.asarray(x)
     if x.dtype == np.uint8:
         return x.astype(np.float32) / np.float32(255.0)
@@ -45,7 +47,9 @@ def normalize(x: Any) -> Any:
                 f"(shape {x.shape}); pass uint8 images (0-255) to have them normalised"
             )
         return x.astype(np.float32, copy=False)
-    raise ValueError(f"images must be uint8 (0-255) or float in [0, 1], got dtype {x.dtype}")
+    raise ValueError(
+        f"images must be uint8 (0-255) or float in [0, 1], got dtype {x.dtype}"
+    )
 
 
 def class_weights(y: np.ndarray, n_classes: int | None = None) -> dict[int, float]:
@@ -56,16 +60,21 @@ def class_weights(y: np.ndarray, n_classes: int | None = None) -> dict[int, floa
     """
     y = np.asarray(y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.size == 0:
-        raise ValueError(f"labels must be a non-empty integer vector (N,), got {y.dtype} {y.shape}")
+        raise ValueError(
+            f"labels must be a non-empty integer vector (N,), got {y.dtype} {y.shape}"
+        )
     if y.min() < 0:
         raise ValueError(f"labels must be >= 0, found {int(y.min())}")
     n_classes = int(y.max()) + 1 if n_classes is None else n_classes
     if y.max() >= n_classes:
-        raise ValueError(f"labels out of range [0, {n_classes - 1}]: found {int(y.max())}")
+        raise ValueError(
+            f"labels out of range [0, {n_classes - 1}]: found {int(y.max())}"
+        )
     counts = np.bincount(y, minlength=n_classes)
     present = int(np.count_nonzero(counts))
     return {
-        c: (float(len(y) / (present * counts[c])) if counts[c] else 0.0) for c in range(n_classes)
+        c: (float(len(y) / (present * counts[c])) if counts[c] else 0.0)
+        for c in range(n_classes)
     }
 
 
@@ -129,7 +138,8 @@ def make_dataset(
 
     keys = tf.data.Dataset.range(1).map(lambda _: counter.assign_add(1) - 1)
     batches = keys.flat_map(
-        lambda key: tf.data.Dataset.from_tensor_slices(order(key)).batch(batch_size))
+        lambda key: tf.data.Dataset.from_tensor_slices(order(key)).batch(batch_size)
+    )
 
     def gather(idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return normalize(tf.gather(images, idx)), tf.gather(labels, idx)
@@ -140,37 +150,53 @@ def make_dataset(
     ds = batches.map(gather)
     if training and augment is not None:
         ds = ds.map(lambda xb, yb: (augment(xb, training=True), yb))
-    ds = ds.apply(tf.data.experimental.assert_cardinality(steps_per_epoch(n, batch_size, balance)))
+    ds = ds.apply(
+        tf.data.experimental.assert_cardinality(steps_per_epoch(n, batch_size, balance))
+    )
     return ds.prefetch(AUTOTUNE)
 
 
-def _order_fn(y: np.ndarray, n_classes: int, batch_size: int, shuffle: bool, balance: bool,
-              seed: int) -> Callable[[tf.Tensor], tf.Tensor]:
+def _order_fn(
+    y: np.ndarray,
+    n_classes: int,
+    batch_size: int,
+    shuffle: bool,
+    balance: bool,
+    seed: int,
+) -> Callable[[tf.Tensor], tf.Tensor]:
     """The function from a pass key (int64 scalar tensor) to that pass's image indices."""
     n = len(y)
     seed_t = tf.constant(seed, tf.int64)
     if balance:
         present = [c for c in range(n_classes) if np.any(y == c)]
-        members = tf.constant(np.concatenate([np.flatnonzero(y == c) for c in present]), tf.int64)
+        members = tf.constant(
+            np.concatenate([np.flatnonzero(y == c) for c in present]), tf.int64
+        )
         counts = tf.constant([np.count_nonzero(y == c) for c in present], tf.int64)
         starts = tf.concat([[0], tf.cumsum(counts)[:-1]], axis=0)
         m = steps_per_epoch(n, batch_size, balance=True) * batch_size
         k = len(present)
 
         def order(key: tf.Tensor) -> tf.Tensor:
-            u = tf.random.stateless_uniform([m, 2], seed=tf.stack([seed_t, key]), dtype=tf.float64)
+            u = tf.random.stateless_uniform(
+                [m, 2], seed=tf.stack([seed_t, key]), dtype=tf.float64
+            )
             cls = tf.minimum(tf.cast(u[:, 0] * k, tf.int64), k - 1)
             count = tf.gather(counts, cls)
-            pos = tf.minimum(tf.cast(u[:, 1] * tf.cast(count, tf.float64), tf.int64), count - 1)
+            pos = tf.minimum(
+                tf.cast(u[:, 1] * tf.cast(count, tf.float64), tf.int64), count - 1
+            )
             return tf.gather(members, tf.gather(starts, cls) + pos)
 
     elif shuffle:
+
         def order(key: tf.Tensor) -> tf.Tensor:
             return tf.random.experimental.stateless_shuffle(
                 tf.range(n, dtype=tf.int64), seed=tf.stack([seed_t, key])
             )
 
     else:
+
         def order(key: tf.Tensor) -> tf.Tensor:
             return tf.range(n, dtype=tf.int64)
 

@@ -35,28 +35,41 @@ def prepare(
     if source == "synthetic":
         from .synthetic import make_scenes
 
-        x, y, meta = make_scenes(n=n, bottle_share=bottle_share, seed=seed, size=size,
-                                 color=color, verbose=verbose)
+        x, y, meta = make_scenes(
+            n=n,
+            bottle_share=bottle_share,
+            seed=seed,
+            size=size,
+            color=color,
+            verbose=verbose,
+        )
     elif source in ("taco", "folder"):
         if root is None:
             raise ValueError(f"source {source!r} needs a root folder")
         if source == "taco":
             from .taco import load_taco
 
-            x, y, meta = load_taco(root, task=task, size=size, color=color, verbose=verbose)
+            x, y, meta = load_taco(
+                root, task=task, size=size, color=color, verbose=verbose
+            )
         else:
             from .folders import load_folders
 
-            x, y, meta = load_folders(root, positive=positive, size=size, color=color,
-                                      verbose=verbose)
+            x, y, meta = load_folders(
+                root, positive=positive, size=size, color=color, verbose=verbose
+            )
     else:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     meta: dict[str, Any] = {**meta, "size": list(size), "color": color}
     return stratified_split(x, y, seed=seed, meta=meta)
 
 
-def load_default(color: str = "gray", size: tuple[int, int] = (50, 50), seed: int = 0,
-                 verbose: int = 1) -> Splits:
+def load_default(
+    color: str = "gray",
+    size: tuple[int, int] = (50, 50),
+    seed: int = 0,
+    verbose: int = 1,
+) -> Splits:
     """The data every chapter uses: ``$WASTELAB_DATA`` if set, else the synthetic stand-in.
 
     Prints one line saying which data it is (silenced by ``verbose=0``).
@@ -69,6 +82,8 @@ def load_default(color: str = "gray", size: tuple[int, int] = (50, 50), seed: in
         return splits
     splits = prepare("synthetic", size=size, color=color, seed=seed, verbose=0)
     if verbose:
-        print(f"Using the embedded synthetic waste scenes (set ${DATA_ENV} to a prepared .npz "
-              f"for real photos): {splits!r}")
+        print(
+            f"Using the embedded synthetic waste scenes (set ${DATA_ENV} to a prepared .npz "
+            f"for real photos): {splits!r}"
+        )
     return splits

@@ -11,7 +11,9 @@ SPLIT_NAMES = ("train", "val", "test")
 BOTTLE_CLASSES = ("other", "bottle")
 
 
-def validate_arrays(x: np.ndarray, y: np.ndarray, n_classes: int, where: str = "data") -> None:
+def validate_arrays(
+    x: np.ndarray, y: np.ndarray, n_classes: int, where: str = "data"
+) -> None:
     """Check one split: ``x`` uint8 (N, H, W, C) with C in {1, 3}, ``y`` integer (N,) in range.
 
     Raises ``ValueError`` naming ``where`` and the problem.
@@ -20,12 +22,16 @@ def validate_arrays(x: np.ndarray, y: np.ndarray, n_classes: int, where: str = "
         got = getattr(x, "dtype", type(x))
         raise ValueError(f"{where}: images must be a uint8 array, got {got}")
     if x.ndim != 4 or x.shape[-1] not in (1, 3):
-        raise ValueError(f"{where}: images must have shape (N, H, W, 1|3), got {x.shape}")
+        raise ValueError(
+            f"{where}: images must have shape (N, H, W, 1|3), got {x.shape}"
+        )
     if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.integer):
         got = getattr(y, "dtype", type(y))
         raise ValueError(f"{where}: labels must be an integer array, got {got}")
     if y.shape != (x.shape[0],):
-        raise ValueError(f"{where}: labels must have shape ({x.shape[0]},), got {y.shape}")
+        raise ValueError(
+            f"{where}: labels must have shape ({x.shape[0]},), got {y.shape}"
+        )
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(
             f"{where}: labels out of range [0, {n_classes - 1}]: "
@@ -92,14 +98,22 @@ class Splits:
         h, w, c = self.image_shape
         source = self.meta.get("source", "unknown source")
         head = f"{source}: {h}x{w}x{c} images, classes {list(self.class_names)}"
-        cols = ["split", "images", *self.class_names, f"{self.class_names[-1]} share",
-                "pixel mean", "pixel std"]
+        cols = [
+            "split",
+            "images",
+            *self.class_names,
+            f"{self.class_names[-1]} share",
+            "pixel mean",
+            "pixel std",
+        ]
         lines = [head, "  ".join(f"{c:>12}" for c in cols)]
         for row in rows:
             cells = []
             for col in cols:
                 val = row[col]
-                cells.append(f"{val:>12.3f}" if isinstance(val, float) else f"{val!s:>12}")
+                cells.append(
+                    f"{val:>12.3f}" if isinstance(val, float) else f"{val!s:>12}"
+                )
             lines.append("  ".join(cells))
         return "\n".join(lines)
 
@@ -125,7 +139,8 @@ def stratified_split(
     fr = np.asarray(fractions, dtype=float)
     if fr.shape != (3,) or np.any(fr < 0) or not np.isclose(fr.sum(), 1.0):
         raise ValueError(
-            f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+            f"fractions must be three non-negative numbers summing to 1, got {fractions}"
+        )
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[], [], []]
     for cid in range(len(class_names)):
@@ -134,7 +149,7 @@ def stratified_split(
         counts = _allocate(len(idx), fr)
         start = 0
         for k, n in enumerate(counts):
-            parts[k].append(idx[start:start + n])
+            parts[k].append(idx[start : start + n])
             start += n
     arrays = []
     for k in range(3):

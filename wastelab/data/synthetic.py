@@ -25,7 +25,13 @@ from tqdm import tqdm  # text bars: no ipywidgets needed in notebooks
 from .images import channels, to_array
 
 CHALLENGE_NAMES = (
-    "viewpoint", "scale", "deformation", "occlusion", "illumination", "clutter", "intra_class",
+    "viewpoint",
+    "scale",
+    "deformation",
+    "occlusion",
+    "illumination",
+    "clutter",
+    "intra_class",
 )
 BACKGROUNDS = ("sand", "grass", "asphalt", "leaves", "water")
 DISTRACTORS = ("can", "tall_can", "cup", "carton", "paper", "bag", "butt")
@@ -62,9 +68,14 @@ class Challenges:
     def __post_init__(self) -> None:
         for name in CHALLENGE_NAMES:
             value = getattr(self, name)
-            if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-                    or not 0.0 <= float(value) <= 1.0):
-                raise ValueError(f"challenge {name!r} must be a number in [0, 1], got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not 0.0 <= float(value) <= 1.0
+            ):
+                raise ValueError(
+                    f"challenge {name!r} must be a number in [0, 1], got {value!r}"
+                )
             object.__setattr__(self, name, float(value))
 
     @classmethod
@@ -76,7 +87,9 @@ class Challenges:
     def only(cls, name: str, level: float = 1.0) -> Challenges:
         """One challenge at ``level``, all others off (to show a challenge on its own)."""
         if name not in CHALLENGE_NAMES:
-            raise ValueError(f"unknown challenge {name!r}; choose one of {CHALLENGE_NAMES}")
+            raise ValueError(
+                f"unknown challenge {name!r}; choose one of {CHALLENGE_NAMES}"
+            )
         return replace(cls.none(), **{name: level})
 
     def as_dict(self) -> dict[str, float]:
@@ -88,7 +101,9 @@ def scene_seed(seed: int, index: int) -> int:
     """The seed of scene ``index`` in ``make_scenes(seed=seed)``, for ``render_scene``."""
     _check_seed(seed)
     _check_seed(index, "index")
-    state = np.random.SeedSequence([_TAG_SCENE, int(seed), int(index)]).generate_state(2)
+    state = np.random.SeedSequence([_TAG_SCENE, int(seed), int(index)]).generate_state(
+        2
+    )
     return int(state[0]) << 32 | int(state[1])
 
 
@@ -104,8 +119,9 @@ def bottle_labels(n: int, bottle_share: float = 0.3, seed: int = 0) -> np.ndarra
     return np.random.default_rng([_TAG_LABELS, int(seed)]).permutation(y)
 
 
-def render_scene(seed: int, has_bottle: bool, size: int = 128,
-                 challenges: Challenges | None = None) -> np.ndarray:
+def render_scene(
+    seed: int, has_bottle: bool, size: int = 128, challenges: Challenges | None = None
+) -> np.ndarray:
     """Draw one scene of litter in the wild, with or without a bottle.
 
     Returns uint8 RGB of shape (size, size, 3). Same arguments, same pixels. The layout of a
@@ -135,9 +151,14 @@ def make_scenes(
     """
     _check_count_share(n, bottle_share)
     _check_seed(seed)
-    if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(isinstance(s, numbers.Integral) and s >= 1 for s in size)):
-        raise ValueError(f"size must be (height, width) with positive integers, got {size!r}")
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) != 2
+        or not all(isinstance(s, numbers.Integral) and s >= 1 for s in size)
+    ):
+        raise ValueError(
+            f"size must be (height, width) with positive integers, got {size!r}"
+        )
     n_channels = channels(color)
     _check_render_size(render_size)
     ch = _check_challenges(challenges)
@@ -148,9 +169,14 @@ def make_scenes(
         image = _render_image(scene_seed(seed, i), bool(y[i]), render_size, ch)
         x[i] = to_array(image, (height, width), color)
     meta = {
-        "source": "synthetic", "task": "image", "n": int(n),
-        "bottle_share": float(bottle_share), "seed": int(seed),
-        "render_size": int(render_size), "size": [height, width], "color": color,
+        "source": "synthetic",
+        "task": "image",
+        "n": int(n),
+        "bottle_share": float(bottle_share),
+        "seed": int(seed),
+        "render_size": int(render_size),
+        "size": [height, width],
+        "color": color,
         "challenges": ch.as_dict(),
     }
     return x, y, meta
@@ -167,7 +193,11 @@ def _check_seed(seed: Any, what: str = "seed") -> None:
 def _check_count_share(n: Any, share: Any) -> None:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if isinstance(share, bool) or not isinstance(share, numbers.Real) or not 0 <= share <= 1:
+    if (
+        isinstance(share, bool)
+        or not isinstance(share, numbers.Real)
+        or not 0 <= share <= 1
+    ):
         raise ValueError(f"bottle_share must be a number in [0, 1], got {share!r}")
 
 
@@ -180,7 +210,9 @@ def _check_challenges(challenges: Any) -> Challenges:
     if challenges is None:
         return Challenges()
     if not isinstance(challenges, Challenges):
-        raise ValueError(f"challenges must be a Challenges instance or None, got {challenges!r}")
+        raise ValueError(
+            f"challenges must be a Challenges instance or None, got {challenges!r}"
+        )
     return challenges
 
 
@@ -219,21 +251,28 @@ class _Placed:
         return -math.sin(a), -math.cos(a)
 
 
-def _render_image(seed: int, has_bottle: bool, size: int,
-                  challenges: Challenges | None) -> Image.Image:
+def _render_image(
+    seed: int, has_bottle: bool, size: int, challenges: Challenges | None
+) -> Image.Image:
     _check_seed(seed)
     _check_render_size(size)
     ch = _check_challenges(challenges)
     # one stream per aspect, so that turning one knob leaves the rest of the scene alone
     plan_ss, bg_ss, objects_ss, occlusion_ss, light_ss, grain_ss = (
-        np.random.SeedSequence(int(seed)).spawn(6))
+        np.random.SeedSequence(int(seed)).spawn(6)
+    )
     rng_plan, rng_bg, rng_light, rng_grain = (
-        np.random.default_rng(ss) for ss in (plan_ss, bg_ss, light_ss, grain_ss))
+        np.random.default_rng(ss) for ss in (plan_ss, bg_ss, light_ss, grain_ss)
+    )
 
     background = BACKGROUNDS[rng_plan.integers(len(BACKGROUNDS))]
-    ctx = _Ctx(size=size, ch=ch, background=background,
-               light=float(rng_light.uniform(-math.pi, math.pi)) * ch.illumination - 2.3,
-               shadow=0.3 + 0.35 * ch.illumination * float(rng_light.random()))
+    ctx = _Ctx(
+        size=size,
+        ch=ch,
+        background=background,
+        light=float(rng_light.uniform(-math.pi, math.pi)) * ch.illumination - 2.3,
+        shadow=0.3 + 0.35 * ch.illumination * float(rng_light.random()),
+    )
     if background == "water":
         ctx.shadow *= 0.4
     scene = _background(rng_bg, rng_grain, ctx)
@@ -253,14 +292,18 @@ def _render_image(seed: int, has_bottle: bool, size: int,
     return _light_and_camera(scene, rng_light, rng_grain, ctx)
 
 
-def _object_kinds(rng: np.random.Generator, has_bottle: bool, ch: Challenges) -> list[str]:
+def _object_kinds(
+    rng: np.random.Generator, has_bottle: bool, ch: Challenges
+) -> list[str]:
     """Slot 0 is the main object (a bottle, or a distractor); the rest are extra litter."""
     main_weights = np.array([0.3, 0.15, 0.25, 0.1, 0.1, 0.1, 0.0])
     extra_weights = np.array([0.15, 0.07, 0.13, 0.12, 0.2, 0.13, 0.2])
     main = DISTRACTORS[rng.choice(len(DISTRACTORS), p=main_weights)]
     second_bottle = rng.random() < 0.12
     n_extra = int(np.sum(rng.random(6) < ch.clutter * 0.6))
-    extras = [DISTRACTORS[k] for k in rng.choice(len(DISTRACTORS), size=6, p=extra_weights)]
+    extras = [
+        DISTRACTORS[k] for k in rng.choice(len(DISTRACTORS), size=6, p=extra_weights)
+    ]
     kinds = ["bottle" if has_bottle else main] + extras[:n_extra]
     if has_bottle and second_bottle and n_extra:
         kinds[-1] = "bottle"
@@ -276,19 +319,34 @@ _PALETTES = {  # two ground colours mixed by smooth noise
     "leaves": ((0.30, 0.22, 0.14), (0.45, 0.34, 0.20)),
     "water": ((0.18, 0.30, 0.36), (0.32, 0.42, 0.44)),
 }
-_LEAF_COLOURS = np.array([
-    (0.80, 0.62, 0.18), (0.75, 0.40, 0.12), (0.55, 0.22, 0.10), (0.42, 0.28, 0.14),
-    (0.62, 0.50, 0.25), (0.35, 0.45, 0.15), (0.85, 0.72, 0.35),
-])
-_GRASS_COLOURS = np.array([
-    (0.20, 0.38, 0.10), (0.35, 0.55, 0.18), (0.50, 0.60, 0.25), (0.62, 0.62, 0.35),
-    (0.15, 0.30, 0.10),
-])
-_STONE_COLOURS = np.array([(0.55, 0.53, 0.50), (0.42, 0.40, 0.38), (0.68, 0.64, 0.58),
-                           (0.50, 0.44, 0.36)])
+_LEAF_COLOURS = np.array(
+    [
+        (0.80, 0.62, 0.18),
+        (0.75, 0.40, 0.12),
+        (0.55, 0.22, 0.10),
+        (0.42, 0.28, 0.14),
+        (0.62, 0.50, 0.25),
+        (0.35, 0.45, 0.15),
+        (0.85, 0.72, 0.35),
+    ]
+)
+_GRASS_COLOURS = np.array(
+    [
+        (0.20, 0.38, 0.10),
+        (0.35, 0.55, 0.18),
+        (0.50, 0.60, 0.25),
+        (0.62, 0.62, 0.35),
+        (0.15, 0.30, 0.10),
+    ]
+)
+_STONE_COLOURS = np.array(
+    [(0.55, 0.53, 0.50), (0.42, 0.40, 0.38), (0.68, 0.64, 0.58), (0.50, 0.44, 0.36)]
+)
 
 
-def _smooth_noise(rng: np.random.Generator, height: int, width: int, cells: int) -> np.ndarray:
+def _smooth_noise(
+    rng: np.random.Generator, height: int, width: int, cells: int
+) -> np.ndarray:
     """Smooth random field in about [-1, 1] of shape (height, width); draws cells**2 numbers."""
     grid = rng.random((cells, cells), dtype=np.float32) * 2 - 1
     return np.asarray(Image.fromarray(grid).resize((width, height), _BICUBIC))
@@ -304,23 +362,41 @@ def _inks(colours: np.ndarray) -> list[tuple[int, ...]]:
     return [tuple(c) for c in (np.clip(colours, 0, 1) * 255 + 0.5).astype(int).tolist()]
 
 
-def _background(rng: np.random.Generator, grain: np.random.Generator, ctx: _Ctx) -> Image.Image:
+def _background(
+    rng: np.random.Generator, grain: np.random.Generator, ctx: _Ctx
+) -> Image.Image:
     s, clutter, kind = ctx.size, ctx.ch.clutter, ctx.background
-    col_a, col_b = (np.array(c) * np.exp(rng.normal(0, 0.08, 3)) for c in _PALETTES[kind])
+    col_a, col_b = (
+        np.array(c) * np.exp(rng.normal(0, 0.08, 3)) for c in _PALETTES[kind]
+    )
     col_a, col_b = col_a.astype(np.float32), col_b.astype(np.float32)
     mix = 0.5 + 0.45 * _smooth_noise(rng, s, s, 4) + 0.3 * _smooth_noise(rng, s, s, 11)
     mix = np.clip(mix, 0, 1)[..., None]
     detail = _smooth_noise(rng, s, s, 29)[..., None]
     rgb = col_a * (1 - mix) + col_b * mix
-    grain_amp = {"sand": 0.10, "asphalt": 0.16, "grass": 0.08, "leaves": 0.08, "water": 0.03}
-    rgb = rgb * (1 + (0.06 + 0.12 * clutter) * detail
-                 + grain_amp[kind] * _grain(grain, (s, s, 1)))
+    grain_amp = {
+        "sand": 0.10,
+        "asphalt": 0.16,
+        "grass": 0.08,
+        "leaves": 0.08,
+        "water": 0.03,
+    }
+    rgb = rgb * (
+        1
+        + (0.06 + 0.12 * clutter) * detail
+        + grain_amp[kind] * _grain(grain, (s, s, 1))
+    )
     if kind == "water":  # darker far away, lighter near: a hint of depth
         rgb = rgb * np.linspace(0.85, 1.15, s, dtype=np.float32)[:, None, None]
     image = Image.fromarray(np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
-    {"sand": _sand, "grass": _grass, "asphalt": _asphalt, "leaves": _leaves,
-     "water": _water}[kind](draw, rng, ctx)
+    {
+        "sand": _sand,
+        "grass": _grass,
+        "asphalt": _asphalt,
+        "leaves": _leaves,
+        "water": _water,
+    }[kind](draw, rng, ctx)
     _debris(draw, rng, ctx)
     return image
 
@@ -328,12 +404,18 @@ def _background(rng: np.random.Generator, grain: np.random.Generator, ctx: _Ctx)
 def _sand(draw: ImageDraw.ImageDraw, rng: np.random.Generator, ctx: _Ctx) -> None:
     s, px = ctx.size, ctx.px
     for _ in range(rng.integers(0, 5)):  # wind ripples
-        y0, amp, freq = rng.uniform(0, s), rng.uniform(0.01, 0.04) * s, rng.uniform(1, 3)
+        y0, amp, freq = (
+            rng.uniform(0, s),
+            rng.uniform(0.01, 0.04) * s,
+            rng.uniform(1, 3),
+        )
         phase, tone = rng.uniform(0, 6.3), rng.choice([0.85, 1.12])
         xs = np.linspace(-2, s + 2, 24)
         ys = y0 + amp * np.sin(freq * 2 * np.pi * xs / s + phase) + 0.1 * (xs - s / 2)
         base = np.array(_PALETTES["sand"][0]) * tone
-        draw.line(list(zip(xs, ys, strict=True)), fill=_rgb(base), width=max(1, round(px)))
+        draw.line(
+            list(zip(xs, ys, strict=True)), fill=_rgb(base), width=max(1, round(px))
+        )
     _stones(draw, rng, ctx, count=int(4 + 30 * ctx.ch.clutter), size=(0.006, 0.025))
 
 
@@ -341,8 +423,13 @@ def _grass(draw: ImageDraw.ImageDraw, rng: np.random.Generator, ctx: _Ctx) -> No
     _blades(draw, rng, ctx, int(80 + 420 * ctx.ch.clutter), (0, 0, ctx.size, ctx.size))
 
 
-def _blades(draw: ImageDraw.ImageDraw, rng: np.random.Generator, ctx: _Ctx, count: int,
-            box: tuple[float, float, float, float]) -> None:
+def _blades(
+    draw: ImageDraw.ImageDraw,
+    rng: np.random.Generator,
+    ctx: _Ctx,
+    count: int,
+    box: tuple[float, float, float, float],
+) -> None:
     """Short grass blades in ``box`` (x0, y0, x1, y1)."""
     s = ctx.size
     x = rng.uniform(box[0], box[2], count)
@@ -351,8 +438,14 @@ def _blades(draw: ImageDraw.ImageDraw, rng: np.random.Generator, ctx: _Ctx, coun
     angle = rng.normal(-np.pi / 2, 0.45, count)
     colour = _GRASS_COLOURS[rng.integers(len(_GRASS_COLOURS), size=count)]
     inks = _inks(colour * rng.uniform(0.8, 1.2, (count, 1)))
-    width = np.maximum(1, np.round(rng.uniform(0.6, 1.8, count) * ctx.px)).astype(int).tolist()
-    lines = np.stack([x, y, x + length * np.cos(angle), y + length * np.sin(angle)], 1).tolist()
+    width = (
+        np.maximum(1, np.round(rng.uniform(0.6, 1.8, count) * ctx.px))
+        .astype(int)
+        .tolist()
+    )
+    lines = np.stack(
+        [x, y, x + length * np.cos(angle), y + length * np.sin(angle)], 1
+    ).tolist()
     for line, ink, w in zip(lines, inks, width, strict=True):
         draw.line(line, fill=ink, width=w)
 
@@ -362,15 +455,23 @@ def _asphalt(draw: ImageDraw.ImageDraw, rng: np.random.Generator, ctx: _Ctx) -> 
     if rng.random() < 0.35:  # a worn painted line
         y0, y1 = rng.uniform(0, s, 2)
         paint = _rgb((0.85, 0.82, 0.7) if rng.random() < 0.6 else (0.85, 0.7, 0.2))
-        draw.line([(-2, y0), (s + 2, y1)], fill=paint, width=max(2, round(rng.uniform(4, 9) * px)))
+        draw.line(
+            [(-2, y0), (s + 2, y1)],
+            fill=paint,
+            width=max(2, round(rng.uniform(4, 9) * px)),
+        )
     for _ in range(rng.integers(0, 4)):  # cracks: dark random walks
         points = [tuple(rng.uniform(0, s, 2))]
         heading = rng.uniform(0, 2 * np.pi)
         for _ in range(8):
             heading += rng.normal(0, 0.6)
             step = rng.uniform(0.02, 0.06) * s
-            points.append((points[-1][0] + step * math.cos(heading),
-                           points[-1][1] + step * math.sin(heading)))
+            points.append(
+                (
+                    points[-1][0] + step * math.cos(heading),
+                    points[-1][1] + step * math.sin(heading),
+                )
+            )
         draw.line(points, fill=_rgb((0.12, 0.12, 0.12)), width=max(1, round(px)))
     _stones(draw, rng, ctx, count=int(3 + 20 * ctx.ch.clutter), size=(0.004, 0.015))
 
@@ -386,22 +487,30 @@ _LEAF_X = 0.5 * np.cos(_LEAF_T)
 _LEAF_Y = 0.5 * np.sin(_LEAF_T) * (0.55 + 0.45 * np.abs(np.sin(_LEAF_T)))
 
 
-def _draw_leaves(draw: ImageDraw.ImageDraw, rng: np.random.Generator, centres: np.ndarray,
-                 lengths: np.ndarray) -> None:
+def _draw_leaves(
+    draw: ImageDraw.ImageDraw,
+    rng: np.random.Generator,
+    centres: np.ndarray,
+    lengths: np.ndarray,
+) -> None:
     """Fallen leaves: pointed ovals with a darker middle vein; centres (n, 2), lengths (n,)."""
     n = len(lengths)
     widths = lengths * rng.uniform(0.35, 0.6, n)
     angle = rng.uniform(0, np.pi, n)
     colours = _LEAF_COLOURS[rng.integers(len(_LEAF_COLOURS), size=n)] * rng.uniform(
-        0.75, 1.15, (n, 1))
+        0.75, 1.15, (n, 1)
+    )
     c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
     x, y = lengths[:, None] * _LEAF_X, widths[:, None] * _LEAF_Y
     px = centres[:, :1] + c * x - s * y
     py = centres[:, 1:] + s * x + c * y
     outlines = np.stack([px, py], axis=2).reshape(n, -1).tolist()
-    veins = np.concatenate([px[:, [0]], py[:, [0]], px[:, [6]], py[:, [6]]], axis=1).tolist()
-    for outline, vein, ink, dark in zip(outlines, veins, _inks(colours), _inks(colours * 0.7),
-                                        strict=True):
+    veins = np.concatenate(
+        [px[:, [0]], py[:, [0]], px[:, [6]], py[:, [6]]], axis=1
+    ).tolist()
+    for outline, vein, ink, dark in zip(
+        outlines, veins, _inks(colours), _inks(colours * 0.7), strict=True
+    ):
         draw.polygon(outline, fill=ink)
         draw.line(vein, fill=dark, width=1)
 
@@ -414,28 +523,42 @@ def _water(draw: ImageDraw.ImageDraw, rng: np.random.Generator, ctx: _Ctx) -> No
         x, y = rng.uniform(-0.1, 1.0) * s, rng.uniform(0, 1) * s
         length = rng.uniform(0.05, 0.25) * s
         tone = rng.uniform(1.2, 2.0)
-        draw.line([(x, y), (x + length, y + rng.normal(0, 0.01) * s)],
-                  fill=_rgb(base * tone), width=max(1, round(rng.uniform(0.6, 1.6) * px)))
+        draw.line(
+            [(x, y), (x + length, y + rng.normal(0, 0.01) * s)],
+            fill=_rgb(base * tone),
+            width=max(1, round(rng.uniform(0.6, 1.6) * px)),
+        )
     for _ in range(rng.integers(0, 4)):  # floating foam
         cx, cy, r = rng.uniform(0, s), rng.uniform(0, s), rng.uniform(0.02, 0.05) * s
-        draw.ellipse([cx - r, cy - r * 0.5, cx + r, cy + r * 0.5], fill=_rgb((0.75, 0.78, 0.76)))
+        draw.ellipse(
+            [cx - r, cy - r * 0.5, cx + r, cy + r * 0.5], fill=_rgb((0.75, 0.78, 0.76))
+        )
 
 
-def _stones(draw: ImageDraw.ImageDraw, rng: np.random.Generator, ctx: _Ctx, count: int,
-            size: tuple[float, float]) -> None:
+def _stones(
+    draw: ImageDraw.ImageDraw,
+    rng: np.random.Generator,
+    ctx: _Ctx,
+    count: int,
+    size: tuple[float, float],
+) -> None:
     """Pebbles and stones: a darker ellipse with a lighter, off-centre top."""
     if count == 0:
         return
     centres = rng.uniform(0, ctx.size, (count, 2))
     rx = rng.uniform(*size, count) * ctx.size
     ry = rx * rng.uniform(0.5, 1.0, count)
-    colours = _STONE_COLOURS[rng.integers(len(_STONE_COLOURS), size=count)] * rng.uniform(
-        0.8, 1.2, (count, 1))
+    colours = _STONE_COLOURS[
+        rng.integers(len(_STONE_COLOURS), size=count)
+    ] * rng.uniform(0.8, 1.2, (count, 1))
     cx, cy = centres[:, 0], centres[:, 1]
     outer = np.stack([cx - rx, cy - ry, cx + rx, cy + ry], 1).tolist()
-    inner = np.stack([cx - rx * 0.8, cy - ry * 0.9, cx + rx * 0.6, cy + ry * 0.5], 1).tolist()
-    for box, top, dark, light in zip(outer, inner, _inks(colours * 0.7), _inks(colours),
-                                     strict=True):
+    inner = np.stack(
+        [cx - rx * 0.8, cy - ry * 0.9, cx + rx * 0.6, cy + ry * 0.5], 1
+    ).tolist()
+    for box, top, dark, light in zip(
+        outer, inner, _inks(colours * 0.7), _inks(colours), strict=True
+    ):
         draw.ellipse(box, fill=dark)
         draw.ellipse(top, fill=light)
 
@@ -449,22 +572,48 @@ def _debris(draw: ImageDraw.ImageDraw, rng: np.random.Generator, ctx: _Ctx) -> N
         for _ in range(rng.integers(1, 4)):
             heading += rng.normal(0, 0.4)
             step = rng.uniform(0.05, 0.14) * s
-            points.append((points[-1][0] + step * math.cos(heading),
-                           points[-1][1] + step * math.sin(heading)))
+            points.append(
+                (
+                    points[-1][0] + step * math.cos(heading),
+                    points[-1][1] + step * math.sin(heading),
+                )
+            )
         colour = np.array((0.35, 0.25, 0.15)) * rng.uniform(0.6, 1.4)
-        draw.line(points, fill=_rgb(colour), width=max(1, round(rng.uniform(0.8, 2.5) * px)))
-    _stones(draw, rng, ctx, count=int(np.sum(rng.random(6) < clutter * 0.6)), size=(0.02, 0.05))
+        draw.line(
+            points, fill=_rgb(colour), width=max(1, round(rng.uniform(0.8, 2.5) * px))
+        )
+    _stones(
+        draw,
+        rng,
+        ctx,
+        count=int(np.sum(rng.random(6) < clutter * 0.6)),
+        size=(0.02, 0.05),
+    )
 
 
 # --------------------------------------------------------------------------- objects
 
 
-def _draw_object(scene: Image.Image, rng: np.random.Generator, ctx: _Ctx, kind: str,
-                 bottle_len: float, main: bool) -> _Placed:
+def _draw_object(
+    scene: Image.Image,
+    rng: np.random.Generator,
+    ctx: _Ctx,
+    kind: str,
+    bottle_len: float,
+    main: bool,
+) -> _Placed:
     """Make one piece of litter, pose it (viewpoint, scale) and paste it with its shadow."""
     ch, s = ctx.ch, ctx.size
-    relative = {"bottle": 1.0, "can": 0.52, "tall_can": 0.7, "cup": 0.47, "carton": 0.55,
-                "paper": 0.45, "bag": 0.85, "butt": 0.14}[kind]
+    relative = {
+        "bottle": 1.0,
+        "can": 0.52,
+        "tall_can": 0.7,
+        "cup": 0.47,
+        "carton": 0.55,
+        "paper": 0.45,
+        "bag": 0.85,
+        "butt": 0.14,
+    }[kind]
     size_jitter = math.exp(rng.normal(0, 0.05 + 0.2 * ch.scale))
     foreshortening = 1 - ch.viewpoint * rng.uniform(0, 0.45)
     angle = ch.viewpoint * rng.uniform(-180, 180) + rng.normal(0, 4)
@@ -474,8 +623,16 @@ def _draw_object(scene: Image.Image, rng: np.random.Generator, ctx: _Ctx, kind: 
         cx, cy = rng.uniform(0.03, 0.97, 2) * s
     length = max(4.0, bottle_len * relative * size_jitter * foreshortening)
     light = math.sin(ctx.light - math.radians(angle))
-    maker = {"bottle": _bottle, "can": _can, "tall_can": _tall_can, "cup": _cup,
-             "carton": _carton, "paper": _paper, "bag": _bag, "butt": _butt}[kind]
+    maker = {
+        "bottle": _bottle,
+        "can": _can,
+        "tall_can": _tall_can,
+        "cup": _cup,
+        "carton": _carton,
+        "paper": _paper,
+        "bag": _bag,
+        "butt": _butt,
+    }[kind]
     sprite = maker(rng, ctx, length, light)
     placed = _Placed(cx, cy, angle, sprite.height, sprite.width)
     _paste(scene, sprite, placed, ctx)
@@ -501,9 +658,17 @@ def _paste(scene: Image.Image, sprite: Image.Image, placed: _Placed, ctx: _Ctx) 
     scene.paste(rotated, (x0, y0), rotated)
 
 
-def _revolved(radius: np.ndarray, rows_rgb: np.ndarray, rows_alpha: np.ndarray, light: float,
-              *, bend: np.ndarray | None = None, gloss: float = 0.35, metal: bool = False,
-              crease: np.ndarray | None = None) -> Image.Image:
+def _revolved(
+    radius: np.ndarray,
+    rows_rgb: np.ndarray,
+    rows_alpha: np.ndarray,
+    light: float,
+    *,
+    bend: np.ndarray | None = None,
+    gloss: float = 0.35,
+    metal: bool = False,
+    crease: np.ndarray | None = None,
+) -> Image.Image:
     """An upright round object (bottle, can, cup, butt) from its radius along the axis.
 
     ``radius`` (h,) in pixels from top to bottom, ``rows_rgb`` (h, 3) and ``rows_alpha`` (h,)
@@ -527,7 +692,9 @@ def _revolved(radius: np.ndarray, rows_rgb: np.ndarray, rows_alpha: np.ndarray, 
     spec = gloss * np.exp(-(((u - spec_at) / spec_width) ** 2))
     rgb = rows_rgb[:, None, :] * shade[..., None] + spec[..., None]
     opacity = rows_alpha[:, None]
-    alpha = cover * np.maximum(opacity + (1 - opacity) * u**4 * 0.7, np.clip(spec * 1.5, 0, 1))
+    alpha = cover * np.maximum(
+        opacity + (1 - opacity) * u**4 * 0.7, np.clip(spec * 1.5, 0, 1)
+    )
     rgba = np.concatenate([np.clip(rgb, 0, 1), alpha[..., None]], axis=2)
     return Image.fromarray((rgba * 255 + 0.5).astype(np.uint8))
 
@@ -535,28 +702,55 @@ def _revolved(radius: np.ndarray, rows_rgb: np.ndarray, rows_alpha: np.ndarray, 
 def _profile_noise(rng: np.random.Generator, h: int, knots: int = 7) -> np.ndarray:
     """Smooth 1-D noise in about [-1, 1] along an object's axis."""
     values = rng.uniform(-1, 1, knots)
-    return np.interp(np.linspace(0, knots - 1, h), np.arange(knots), values).astype(np.float32)
+    return np.interp(np.linspace(0, knots - 1, h), np.arange(knots), values).astype(
+        np.float32
+    )
 
 
-def _deform(rng: np.random.Generator, h: int, width: int, radius: float, amount: float
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _deform(
+    rng: np.random.Generator, h: int, width: int, radius: float, amount: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dents (radius factor, (h,)), a bent axis (offset, (h,)) and creases (shade, (h, w))."""
     t = np.linspace(0, 1, h, dtype=np.float32)
     dents = 1 + amount * 0.45 * _profile_noise(rng, h, 9)
     kink = rng.uniform(0.25, 0.75)
-    bend = amount * radius * (rng.normal(0, 0.8) * np.sin(np.pi * t)
-                              + rng.normal(0, 1.2) * np.clip(t - kink, 0, None))
+    bend = (
+        amount
+        * radius
+        * (
+            rng.normal(0, 0.8) * np.sin(np.pi * t)
+            + rng.normal(0, 1.2) * np.clip(t - kink, 0, None)
+        )
+    )
     crease = amount * 0.5 * _smooth_noise(rng, h, max(width, 1), 6)
     return dents.astype(np.float32), bend.astype(np.float32), crease
 
 
-_PET_TINTS = (((0.80, 0.86, 0.90), 0.40), ((0.55, 0.72, 0.92), 0.55),
-              ((0.40, 0.72, 0.45), 0.65), ((0.50, 0.30, 0.12), 0.80))
-_GLASS_TINTS = (((0.10, 0.36, 0.14), 0.90), ((0.32, 0.16, 0.05), 0.93),
-                ((0.75, 0.80, 0.78), 0.55), ((0.12, 0.22, 0.55), 0.90))
-_BRIGHT = np.array([(0.85, 0.12, 0.10), (0.12, 0.30, 0.80), (0.95, 0.85, 0.15), (0.10, 0.55, 0.20),
-                    (0.95, 0.95, 0.95), (0.08, 0.08, 0.08), (0.95, 0.50, 0.10), (0.70, 0.72, 0.75),
-                    (0.55, 0.10, 0.45)])
+_PET_TINTS = (
+    ((0.80, 0.86, 0.90), 0.40),
+    ((0.55, 0.72, 0.92), 0.55),
+    ((0.40, 0.72, 0.45), 0.65),
+    ((0.50, 0.30, 0.12), 0.80),
+)
+_GLASS_TINTS = (
+    ((0.10, 0.36, 0.14), 0.90),
+    ((0.32, 0.16, 0.05), 0.93),
+    ((0.75, 0.80, 0.78), 0.55),
+    ((0.12, 0.22, 0.55), 0.90),
+)
+_BRIGHT = np.array(
+    [
+        (0.85, 0.12, 0.10),
+        (0.12, 0.30, 0.80),
+        (0.95, 0.85, 0.15),
+        (0.10, 0.55, 0.20),
+        (0.95, 0.95, 0.95),
+        (0.08, 0.08, 0.08),
+        (0.95, 0.50, 0.10),
+        (0.70, 0.72, 0.75),
+        (0.55, 0.10, 0.45),
+    ]
+)
 # aspect (length / diameter), neck radius, cap length, neck length, shoulder length,
 # shoulder roundness, glass?, waist, ridges?
 _BOTTLE_STYLES = {
@@ -574,12 +768,15 @@ def _pick(rng: np.random.Generator, options: Any, vary: float, default: int = 0)
     return int(k) if u < vary else default
 
 
-def _bottle(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> Image.Image:
+def _bottle(
+    rng: np.random.Generator, ctx: _Ctx, length: float, light: float
+) -> Image.Image:
     iv = ctx.ch.intra_class
     names = list(_BOTTLE_STYLES)
     style = names[_pick(rng, names, iv)]
-    aspect, neck, cap_len, neck_len, shoulder, round_p, glass, waist, ridges = \
+    aspect, neck, cap_len, neck_len, shoulder, round_p, glass, waist, ridges = (
         _BOTTLE_STYLES[style]
+    )
     aspect *= math.exp(iv * 0.18 * rng.normal())
     neck = float(np.clip(neck + iv * 0.05 * rng.normal(), 0.2, 0.5))
     neck_len *= math.exp(iv * 0.3 * rng.normal())
@@ -629,8 +826,15 @@ def _bottle(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) ->
     dents, bend, crease = _deform(rng, h, int(2 * radius_px) + 6, radius_px, amount)
     width = int(2 * math.ceil(float(np.max(r * dents * radius_px + np.abs(bend))))) + 4
     crease = _fit_width(crease, width)
-    return _revolved(r * dents * radius_px, rows, alpha, light, bend=bend,
-                     gloss=0.55 if glass else 0.45, crease=crease)
+    return _revolved(
+        r * dents * radius_px,
+        rows,
+        alpha,
+        light,
+        bend=bend,
+        gloss=0.55 if glass else 0.45,
+        crease=crease,
+    )
 
 
 def _fit_width(field: np.ndarray, width: int) -> np.ndarray:
@@ -640,21 +844,45 @@ def _fit_width(field: np.ndarray, width: int) -> np.ndarray:
     return np.asarray(Image.fromarray(field).resize((width, field.shape[0]), _BICUBIC))
 
 
-def _cylinder(rng: np.random.Generator, ctx: _Ctx, length: float, light: float, aspect: float,
-              r: np.ndarray, rows: np.ndarray, alpha: np.ndarray, *, metal: bool,
-              crush: float, gloss: float) -> Image.Image:
+def _cylinder(
+    rng: np.random.Generator,
+    ctx: _Ctx,
+    length: float,
+    light: float,
+    aspect: float,
+    r: np.ndarray,
+    rows: np.ndarray,
+    alpha: np.ndarray,
+    *,
+    metal: bool,
+    crush: float,
+    gloss: float,
+) -> Image.Image:
     """Shared end of cans, cups and butts: deform, then shade as a round object."""
     h = r.size
     radius_px = length / (2 * aspect)
     amount = ctx.ch.deformation * rng.uniform(0.3, 1.0) * crush
     dents, bend, crease = _deform(rng, h, int(2 * radius_px) + 6, radius_px, amount)
     width = int(2 * math.ceil(float(np.max(r * dents * radius_px + np.abs(bend))))) + 4
-    return _revolved(r * dents * radius_px, rows, alpha, light, bend=bend, gloss=gloss,
-                     metal=metal, crease=_fit_width(crease, width))
+    return _revolved(
+        r * dents * radius_px,
+        rows,
+        alpha,
+        light,
+        bend=bend,
+        gloss=gloss,
+        metal=metal,
+        crease=_fit_width(crease, width),
+    )
 
 
-def _can(rng: np.random.Generator, ctx: _Ctx, length: float, light: float,
-         aspect: float = 1.85) -> Image.Image:
+def _can(
+    rng: np.random.Generator,
+    ctx: _Ctx,
+    length: float,
+    light: float,
+    aspect: float = 1.85,
+) -> Image.Image:
     aspect *= math.exp(rng.normal(0, 0.06))
     colours = _BRIGHT[rng.integers(len(_BRIGHT), size=2)]
     squash = 1 - 0.45 * ctx.ch.deformation * rng.random()  # crushed flat along its axis
@@ -669,15 +897,30 @@ def _can(rng: np.random.Generator, ctx: _Ctx, length: float, light: float,
     band_at = rng.uniform(0.25, 0.55)
     rows[(t > band_at) & (t < band_at + 0.2)] = colours[1]
     rows[(t < 0.08) | (t > 0.94)] = (0.72, 0.72, 0.74)
-    return _cylinder(rng, ctx, length, light, aspect, r, rows, np.ones(h, np.float32),
-                     metal=True, crush=1.3, gloss=0.6)
+    return _cylinder(
+        rng,
+        ctx,
+        length,
+        light,
+        aspect,
+        r,
+        rows,
+        np.ones(h, np.float32),
+        metal=True,
+        crush=1.3,
+        gloss=0.6,
+    )
 
 
-def _tall_can(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> Image.Image:
+def _tall_can(
+    rng: np.random.Generator, ctx: _Ctx, length: float, light: float
+) -> Image.Image:
     return _can(rng, ctx, length, light, aspect=2.9)
 
 
-def _cup(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> Image.Image:
+def _cup(
+    rng: np.random.Generator, ctx: _Ctx, length: float, light: float
+) -> Image.Image:
     aspect = 1.35 * math.exp(rng.normal(0, 0.12))
     h = max(4, int(round(length)))
     t = (np.arange(h, dtype=np.float32) + 0.5) / h
@@ -685,8 +928,12 @@ def _cup(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> Im
     r = 1 - taper * t
     r[t < 0.04] = 1.05
     kind = rng.integers(4)
-    colour, opacity = [((0.93, 0.93, 0.9), 1.0), ((0.78, 0.1, 0.1), 1.0),
-                       ((0.62, 0.46, 0.3), 1.0), ((0.85, 0.88, 0.9), 0.45)][kind]
+    colour, opacity = [
+        ((0.93, 0.93, 0.9), 1.0),
+        ((0.78, 0.1, 0.1), 1.0),
+        ((0.62, 0.46, 0.3), 1.0),
+        ((0.85, 0.88, 0.9), 0.45),
+    ][kind]
     rows = np.tile(colour, (h, 1)).astype(np.float32)
     alpha = np.full(h, opacity, dtype=np.float32)
     rows[t < 0.04] = np.minimum(np.array(colour) * 1.2 + 0.1, 1)
@@ -694,11 +941,24 @@ def _cup(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> Im
     if rng.random() < 0.4:  # a printed band or sleeve
         sleeve = (t > 0.3) & (t < rng.uniform(0.55, 0.8))
         rows[sleeve], alpha[sleeve] = _BRIGHT[rng.integers(len(_BRIGHT))], 1.0
-    return _cylinder(rng, ctx, length, light, aspect, r, rows, alpha, metal=False,
-                     crush=1.0, gloss=0.25)
+    return _cylinder(
+        rng,
+        ctx,
+        length,
+        light,
+        aspect,
+        r,
+        rows,
+        alpha,
+        metal=False,
+        crush=1.0,
+        gloss=0.25,
+    )
 
 
-def _butt(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> Image.Image:
+def _butt(
+    rng: np.random.Generator, ctx: _Ctx, length: float, light: float
+) -> Image.Image:
     aspect = rng.uniform(3.5, 5.0)
     h = max(4, int(round(length)))
     t = (np.arange(h, dtype=np.float32) + 0.5) / h
@@ -706,12 +966,24 @@ def _butt(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> I
     rows = np.tile((0.92, 0.92, 0.88), (h, 1)).astype(np.float32)
     rows[t < rng.uniform(0.35, 0.5)] = (0.82, 0.6, 0.35)
     rows[t > 0.93] = (0.3, 0.28, 0.26)
-    return _cylinder(rng, ctx, length, light, aspect, r, rows, np.ones(h, np.float32),
-                     metal=False, crush=0.5, gloss=0.1)
+    return _cylinder(
+        rng,
+        ctx,
+        length,
+        light,
+        aspect,
+        r,
+        rows,
+        np.ones(h, np.float32),
+        metal=False,
+        crush=0.5,
+        gloss=0.1,
+    )
 
 
-def _flat_sprite(size: tuple[float, float], colour: np.ndarray) -> tuple[
-        Image.Image, Image.Image, ImageDraw.ImageDraw, ImageDraw.ImageDraw]:
+def _flat_sprite(
+    size: tuple[float, float], colour: np.ndarray
+) -> tuple[Image.Image, Image.Image, ImageDraw.ImageDraw, ImageDraw.ImageDraw]:
     """An RGB canvas (filled with ``colour``) and an alpha mask, twice the final size."""
     w, h = max(4, int(round(size[0] * 2))), max(4, int(round(size[1] * 2)))
     rgb = Image.new("RGB", (w, h), _rgb(colour))
@@ -724,7 +996,9 @@ def _finish_flat(rgb: Image.Image, mask: Image.Image) -> Image.Image:
     return rgb.resize((rgb.width // 2, rgb.height // 2), Image.Resampling.LANCZOS)
 
 
-def _carton(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> Image.Image:
+def _carton(
+    rng: np.random.Generator, ctx: _Ctx, length: float, light: float
+) -> Image.Image:
     """A drink carton seen at an angle: front, side and top faces."""
     w, d = length * rng.uniform(0.45, 0.65), length * rng.uniform(0.15, 0.3)
     colour = _BRIGHT[rng.integers(len(_BRIGHT))]
@@ -739,31 +1013,52 @@ def _carton(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) ->
     shade = {"front": 1.0 + 0.15 * light, "side": 0.7 - 0.15 * light, "top": 1.15}
     offsets = rng.normal(0, 1, (3, 4, 2)) * jitter
     for (name, points), offset in zip(faces.items(), offsets, strict=True):
-        pts = [(x * k + o[0], y * k + o[1]) for (x, y), o in zip(points, offset, strict=True)]
+        pts = [
+            (x * k + o[0], y * k + o[1])
+            for (x, y), o in zip(points, offset, strict=True)
+        ]
         draw.polygon(pts, fill=_rgb(colour * shade[name]))
         mdraw.polygon(pts, fill=255)
     band_y = rng.uniform(0.3, 0.6) * length + d / 2
-    draw.rectangle([2, band_y * k, w * k, (band_y + 0.2 * length) * k],
-                   fill=_rgb((0.95, 0.95, 0.93)))
+    draw.rectangle(
+        [2, band_y * k, w * k, (band_y + 0.2 * length) * k],
+        fill=_rgb((0.95, 0.95, 0.93)),
+    )
     for _ in range(rng.integers(0, 4)):  # creases
         y = rng.uniform(d / 2, length) * k
-        draw.line([(2, y), (w * k, y + rng.normal(0, 3))], fill=_rgb(colour * 0.6), width=2)
+        draw.line(
+            [(2, y), (w * k, y + rng.normal(0, 3))], fill=_rgb(colour * 0.6), width=2
+        )
     return _finish_flat(rgb, mask)
 
 
-def _blob(rng: np.random.Generator, centre: tuple[float, float], rx: float, ry: float,
-          roughness: float, points: int = 18) -> list[tuple[float, float]]:
+def _blob(
+    rng: np.random.Generator,
+    centre: tuple[float, float],
+    rx: float,
+    ry: float,
+    roughness: float,
+    points: int = 18,
+) -> list[tuple[float, float]]:
     s = np.linspace(0, 2 * np.pi, points, endpoint=False)
     wobble = 1 + roughness * _profile_noise(rng, points + 1, 6)[:points]
     wobble *= 1 + 0.5 * roughness * rng.uniform(-1, 1, points)
-    return [(centre[0] + rx * w * math.cos(a), centre[1] + ry * w * math.sin(a))
-            for a, w in zip(s, wobble, strict=True)]
+    return [
+        (centre[0] + rx * w * math.cos(a), centre[1] + ry * w * math.sin(a))
+        for a, w in zip(s, wobble, strict=True)
+    ]
 
 
-def _paper(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> Image.Image:
+def _paper(
+    rng: np.random.Generator, ctx: _Ctx, length: float, light: float
+) -> Image.Image:
     """Crumpled paper (a rough ball with creases) or a flat sheet with lines of print."""
-    colour = [np.array((0.93, 0.92, 0.88)), np.array((0.85, 0.82, 0.7)),
-              np.array((0.7, 0.7, 0.68)), np.array((0.65, 0.5, 0.33))][rng.integers(4)]
+    colour = [
+        np.array((0.93, 0.92, 0.88)),
+        np.array((0.85, 0.82, 0.7)),
+        np.array((0.7, 0.7, 0.68)),
+        np.array((0.65, 0.5, 0.33)),
+    ][rng.integers(4)]
     crumpled = rng.random() < 0.5 + 0.4 * ctx.ch.deformation
     w = length * (rng.uniform(0.7, 1.0) if crumpled else rng.uniform(0.6, 0.8))
     rgb, mask, draw, mdraw = _flat_sprite((w, length), colour)
@@ -775,26 +1070,41 @@ def _paper(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> 
             tone = colour * rng.choice([0.7, 1.12])
             draw.line([tuple(a), tuple(b)], fill=_rgb(tone), width=2)
     else:
-        corners = np.array([(0.05, 0.05), (0.95, 0.05), (0.95, 0.95), (0.05, 0.95)]) * (W, H)
+        corners = np.array([(0.05, 0.05), (0.95, 0.05), (0.95, 0.95), (0.05, 0.95)]) * (
+            W,
+            H,
+        )
         corners += rng.normal(0, 0.03 + 0.05 * ctx.ch.deformation, (4, 2)) * (W, H)
         mdraw.polygon([tuple(p) for p in corners], fill=255)
         for y in np.arange(0.15, 0.85, 0.09) * H:
-            draw.line([(0.15 * W, y), (rng.uniform(0.5, 0.85) * W, y)],
-                      fill=_rgb(colour * 0.5), width=2)
+            draw.line(
+                [(0.15 * W, y), (rng.uniform(0.5, 0.85) * W, y)],
+                fill=_rgb(colour * 0.5),
+                width=2,
+            )
     return _finish_flat(rgb, mask)
 
 
-def _bag(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> Image.Image:
+def _bag(
+    rng: np.random.Generator, ctx: _Ctx, length: float, light: float
+) -> Image.Image:
     """A plastic bag: a soft, see-through blob with folds."""
-    colour, opacity = [((0.95, 0.95, 0.95), 0.6), ((0.3, 0.45, 0.8), 0.8), ((0.1, 0.1, 0.1), 0.9),
-                       ((0.4, 0.7, 0.4), 0.7), ((0.92, 0.6, 0.7), 0.7),
-                       ((0.85, 0.88, 0.9), 0.4)][rng.integers(6)]
+    colour, opacity = [
+        ((0.95, 0.95, 0.95), 0.6),
+        ((0.3, 0.45, 0.8), 0.8),
+        ((0.1, 0.1, 0.1), 0.9),
+        ((0.4, 0.7, 0.4), 0.7),
+        ((0.92, 0.6, 0.7), 0.7),
+        ((0.85, 0.88, 0.9), 0.4),
+    ][rng.integers(6)]
     colour = np.array(colour)
     w = length * rng.uniform(0.5, 0.9)
     rgb, mask, draw, mdraw = _flat_sprite((w, length), colour)
     W, H = rgb.size
-    mdraw.polygon(_blob(rng, (W / 2, H / 2), W * 0.42, H * 0.45, 0.3 + 0.2 * ctx.ch.deformation),
-                  fill=int(opacity * 255))
+    mdraw.polygon(
+        _blob(rng, (W / 2, H / 2), W * 0.42, H * 0.45, 0.3 + 0.2 * ctx.ch.deformation),
+        fill=int(opacity * 255),
+    )
     for _ in range(rng.integers(3, 8)):  # folds catch the light or fall in shade
         a, b = rng.uniform(0.1, 0.9, 2) * (W, H), rng.uniform(0.1, 0.9, 2) * (W, H)
         tone = np.clip(colour * rng.choice([0.65, 1.3]) + 0.05, 0, 1)
@@ -805,8 +1115,13 @@ def _bag(rng: np.random.Generator, ctx: _Ctx, length: float, light: float) -> Im
 # --------------------------------------------------------------------------- occlusion
 
 
-def _occlude(scene: Image.Image, ground: Image.Image, rng: np.random.Generator, ctx: _Ctx,
-             obj: _Placed) -> None:
+def _occlude(
+    scene: Image.Image,
+    ground: Image.Image,
+    rng: np.random.Generator,
+    ctx: _Ctx,
+    obj: _Placed,
+) -> None:
     """Cover part of an object with sand (ground), leaves, grass or other litter."""
     occ = ctx.ch.occlusion
     u, which, frac = rng.random(), rng.random(), rng.uniform(0.25, 0.65)
@@ -814,10 +1129,16 @@ def _occlude(scene: Image.Image, ground: Image.Image, rng: np.random.Generator, 
     if u >= occ:
         return
     frac *= 0.4 + 0.6 * occ
-    weights = {"sand": (0.6, 0.2, 0.0, 0.2), "grass": (0.15, 0.15, 0.45, 0.25),
-               "asphalt": (0.2, 0.4, 0.0, 0.4), "leaves": (0.3, 0.5, 0.0, 0.2),
-               "water": (0.6, 0.15, 0.0, 0.25)}[ctx.background]
-    kind = ("bury", "leaves", "grass", "litter")[int(np.searchsorted(np.cumsum(weights), which))]
+    weights = {
+        "sand": (0.6, 0.2, 0.0, 0.2),
+        "grass": (0.15, 0.15, 0.45, 0.25),
+        "asphalt": (0.2, 0.4, 0.0, 0.4),
+        "leaves": (0.3, 0.5, 0.0, 0.2),
+        "water": (0.6, 0.15, 0.0, 0.25),
+    }[ctx.background]
+    kind = ("bury", "leaves", "grass", "litter")[
+        int(np.searchsorted(np.cumsum(weights), which))
+    ]
     ax, ay = obj.axis()
     along = where * (0.5 - frac / 2) * obj.length  # centre of the covered stretch
     cx, cy = obj.cx + ax * along, obj.cy + ay * along
@@ -834,23 +1155,34 @@ def _occlude(scene: Image.Image, ground: Image.Image, rng: np.random.Generator, 
         count = int(rng.integers(1, 4))
         centres = np.array([cx, cy]) + rng.normal(0, 0.3, (count, 2)) * reach
         length = max(reach * 1.6, obj.width * 1.2, 0.04 * ctx.size)
-        _draw_leaves(draw, rng, centres, np.full(count, length) * rng.uniform(0.8, 1.2, count))
+        _draw_leaves(
+            draw, rng, centres, np.full(count, length) * rng.uniform(0.8, 1.2, count)
+        )
     elif kind == "grass":
-        box = (cx - reach - obj.width / 2, cy - reach - obj.width / 2,
-               cx + reach + obj.width / 2, cy + reach + obj.width / 2)
+        box = (
+            cx - reach - obj.width / 2,
+            cy - reach - obj.width / 2,
+            cx + reach + obj.width / 2,
+            cy + reach + obj.width / 2,
+        )
         _blades(ImageDraw.Draw(scene), rng, ctx, int(20 + 60 * frac), box)
     else:
         maker = _paper if rng.random() < 0.5 else _bag
         sprite = maker(rng, ctx, max(2.2 * reach, obj.width * 1.5), 0.0)
-        _paste(scene, sprite, _Placed(cx, cy, rng.uniform(-180, 180), sprite.height,
-                                      sprite.width), ctx)
+        _paste(
+            scene,
+            sprite,
+            _Placed(cx, cy, rng.uniform(-180, 180), sprite.height, sprite.width),
+            ctx,
+        )
 
 
 # --------------------------------------------------------------------------- light, camera
 
 
-def _light_and_camera(scene: Image.Image, rng: np.random.Generator, grain: np.random.Generator,
-                      ctx: _Ctx) -> Image.Image:
+def _light_and_camera(
+    scene: Image.Image, rng: np.random.Generator, grain: np.random.Generator, ctx: _Ctx
+) -> Image.Image:
     """Brightness, contrast, colour cast, light gradient, shade, blur and sensor noise."""
     il, s = ctx.ch.illumination, ctx.size
     gain = math.exp(il * rng.normal(0, 0.35))
@@ -866,10 +1198,14 @@ def _light_and_camera(scene: Image.Image, rng: np.random.Generator, grain: np.ra
     mean = float(a.mean())
     a = (a - mean) * contrast + mean
     coords = np.linspace(-0.5, 0.5, s, dtype=np.float32)
-    ramp_map = math.cos(ramp_angle) * coords[None, :] + math.sin(ramp_angle) * coords[:, None]
+    ramp_map = (
+        math.cos(ramp_angle) * coords[None, :] + math.sin(ramp_angle) * coords[:, None]
+    )
     light_map = 1 + np.float32(ramp) * ramp_map
     if shade_on:
-        light_map = light_map * (1 - shade_depth * np.clip((shade_field - 0.1) * 3, 0, 1))
+        light_map = light_map * (
+            1 - shade_depth * np.clip((shade_field - 0.1) * 3, 0, 1)
+        )
     a = a * light_map[..., None]
     a = a + noise_level * _grain(grain, a.shape)
     return Image.fromarray((np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8))
@@ -877,7 +1213,9 @@ def _light_and_camera(scene: Image.Image, rng: np.random.Generator, grain: np.ra
 
 def _grain(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Pixel noise with mean 0 and standard deviation 1 (uniform: cheaper than Gaussian)."""
-    return (rng.random(shape, dtype=np.float32) - np.float32(0.5)) * np.float32(math.sqrt(12))
+    return (rng.random(shape, dtype=np.float32) - np.float32(0.5)) * np.float32(
+        math.sqrt(12)
+    )
 
 
 def _soften(a: np.ndarray, weight: float) -> np.ndarray:

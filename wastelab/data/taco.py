@@ -22,7 +22,9 @@ from tqdm import tqdm  # text bars: no ipywidgets needed in notebooks
 from .images import channels, crop, read_image, to_array
 
 TASKS = ("image", "objects")
-BOX_SLACK = 1.0  # pixels a box may stick out of its image (rounding in annotation tools)
+BOX_SLACK = (
+    1.0  # pixels a box may stick out of its image (rounding in annotation tools)
+)
 
 _REQUIRED = {
     "images": ("id", "file_name", "width", "height"),
@@ -58,7 +60,8 @@ class TacoIndex:
         """Ids of the categories whose supercategory is ``supercategory`` (case-insensitive)."""
         wanted = supercategory.strip().casefold()
         return {
-            cid for cid, c in self.categories.items()
+            cid
+            for cid, c in self.categories.items()
             if str(c["supercategory"]).strip().casefold() == wanted
         }
 
@@ -79,11 +82,15 @@ def parse_annotations(path: str | Path) -> TacoIndex:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object with 'images', 'annotations', "
-                         f"'categories', got {type(data).__name__}")
+        raise ValueError(
+            f"{path}: expected a JSON object with 'images', 'annotations', "
+            f"'categories', got {type(data).__name__}"
+        )
     for section in _REQUIRED:
         if not isinstance(data.get(section), list):
-            raise ValueError(f"{path}: lacks a list '{section}'; is this a COCO annotation file?")
+            raise ValueError(
+                f"{path}: lacks a list '{section}'; is this a COCO annotation file?"
+            )
 
     images = _index_section(path, data, "images")
     categories = _index_section(path, data, "categories")
@@ -96,10 +103,14 @@ def parse_annotations(path: str | Path) -> TacoIndex:
         if image is None:
             raise ValueError(f"{where} refers to unknown image_id {ann['image_id']!r}")
         if ann["category_id"] not in categories:
-            raise ValueError(f"{where} refers to unknown category_id {ann['category_id']!r}")
+            raise ValueError(
+                f"{where} refers to unknown category_id {ann['category_id']!r}"
+            )
         _check_bbox(where, ann["bbox"], image)
         by_image[ann["image_id"]].append(ann)
-    return TacoIndex(path=path, images=images, annotations=by_image, categories=categories)
+    return TacoIndex(
+        path=path, images=images, annotations=by_image, categories=categories
+    )
 
 
 def load_taco(
@@ -155,15 +166,27 @@ def load_taco(
         "annotations": str(index.path),
         "positive_supercategory": positive_supercategory,
     }
-    progress = tqdm(total=len(index.images), desc=f"TACO {task}s", unit="img",
-                    disable=not verbose)
+    progress = tqdm(
+        total=len(index.images), desc=f"TACO {task}s", unit="img", disable=not verbose
+    )
     with progress:
         if task == "image":
-            x, y = _load_images(root, index, positive_ids, size, color, n_channels, progress)
+            x, y = _load_images(
+                root, index, positive_ids, size, color, n_channels, progress
+            )
             skipped = 0
         else:
-            x, y, skipped = _load_objects(root, index, positive_ids, size, color, n_channels,
-                                          margin, min_box, progress)
+            x, y, skipped = _load_objects(
+                root,
+                index,
+                positive_ids,
+                size,
+                color,
+                n_channels,
+                margin,
+                min_box,
+                progress,
+            )
             meta.update(margin=margin, min_box=min_box)
     meta.update(n_images=len(index.images), skipped_small_boxes=skipped)
     return x, y, meta
@@ -179,17 +202,23 @@ def _load_images(root, index, positive_ids, size, color, n_channels, progress):
     for i, image_id in enumerate(image_ids):
         img = read_image(root / index.images[image_id]["file_name"])
         x[i] = to_array(img, size=size, color=color)
-        y[i] = any(a["category_id"] in positive_ids for a in index.annotations[image_id])
+        y[i] = any(
+            a["category_id"] in positive_ids for a in index.annotations[image_id]
+        )
         progress.update()
     return x, y
 
 
-def _load_objects(root, index, positive_ids, size, color, n_channels, margin, min_box, progress):
+def _load_objects(
+    root, index, positive_ids, size, color, n_channels, margin, min_box, progress
+):
     kept: dict[int, list[dict[str, Any]]] = {}
     skipped = 0
     for image_id in sorted(index.images):
         for ann in sorted(index.annotations[image_id], key=lambda a: a["id"]):
-            if min(_visible_size(ann["bbox"], index.images[image_id])) < max(min_box, 1):
+            if min(_visible_size(ann["bbox"], index.images[image_id])) < max(
+                min_box, 1
+            ):
                 skipped += 1
             else:
                 kept.setdefault(image_id, []).append(ann)
@@ -213,8 +242,10 @@ def _load_objects(root, index, positive_ids, size, color, n_channels, margin, mi
                 box = (bx * sx, by * sy, bw * sx, bh * sy)
                 patch = crop(img, box, margin)
                 if patch.width == 0 or patch.height == 0:
-                    raise ValueError(f"{path}: box of annotation {ann['id']} is too small to "
-                                     f"crop at {img.width}x{img.height}; raise min_box")
+                    raise ValueError(
+                        f"{path}: box of annotation {ann['id']} is too small to "
+                        f"crop at {img.width}x{img.height}; raise min_box"
+                    )
                 x[i] = to_array(patch, size=size, color=color)
                 y[i] = ann["category_id"] in positive_ids
                 i += 1
@@ -225,11 +256,15 @@ def _load_objects(root, index, positive_ids, size, color, n_channels, margin, mi
 def _visible_size(bbox: list[float], image: dict[str, Any]) -> tuple[float, float]:
     """Width and height of the part of a COCO box inside its image."""
     x, y, w, h = bbox
-    return (min(x + w, image["width"]) - max(x, 0.0), min(y + h, image["height"]) - max(y, 0.0))
+    return (
+        min(x + w, image["width"]) - max(x, 0.0),
+        min(y + h, image["height"]) - max(y, 0.0),
+    )
 
 
-def _scale_to_file(path: Path, img: Image.Image, info: dict[str, Any], ann_path: Path
-                   ) -> tuple[float, float]:
+def _scale_to_file(
+    path: Path, img: Image.Image, info: dict[str, Any], ann_path: Path
+) -> tuple[float, float]:
     """Factors from annotated to actual pixel coordinates (1, 1 unless the file was resized)."""
     width, height = info["width"], info["height"]
     if img.size == (width, height):
@@ -245,7 +280,8 @@ def _scale_to_file(path: Path, img: Image.Image, info: dict[str, Any], ann_path:
 
 def _check_files_exist(root: Path, index: TacoIndex) -> None:
     missing = [
-        info["file_name"] for _, info in sorted(index.images.items())
+        info["file_name"]
+        for _, info in sorted(index.images.items())
         if not (root / info["file_name"]).is_file()
     ]
     if missing:
@@ -260,7 +296,9 @@ def _check_files_exist(root: Path, index: TacoIndex) -> None:
 # ---------------------------------------------------------------------------- validation
 
 
-def _index_section(path: Path, data: dict[str, Any], section: str) -> dict[int, dict[str, Any]]:
+def _index_section(
+    path: Path, data: dict[str, Any], section: str
+) -> dict[int, dict[str, Any]]:
     """Entries of ``data[section]`` by id, after checking their required fields and types."""
     singular = _SINGULAR[section]
     out: dict[int, dict[str, Any]] = {}
@@ -268,7 +306,9 @@ def _index_section(path: Path, data: dict[str, Any], section: str) -> dict[int, 
         if not isinstance(entry, dict):
             raise ValueError(f"{path}: {singular} #{position} is not a JSON object")
         if "id" not in entry:
-            raise ValueError(f"{path}: {singular} #{position} (position in list) lacks 'id'")
+            raise ValueError(
+                f"{path}: {singular} #{position} (position in list) lacks 'id'"
+            )
         entry_id = entry["id"]
         where = f"{path}: {singular} {entry_id!r}"
         for name in _REQUIRED[section]:
@@ -276,13 +316,17 @@ def _index_section(path: Path, data: dict[str, Any], section: str) -> dict[int, 
                 raise ValueError(f"{where} lacks '{name}'")
         for name in ("id", "image_id", "category_id", "width", "height"):
             if name in _REQUIRED[section] and not _is_int(entry[name]):
-                raise ValueError(f"{where}: '{name}' must be an integer, got {entry[name]!r}")
+                raise ValueError(
+                    f"{where}: '{name}' must be an integer, got {entry[name]!r}"
+                )
         if entry_id in out:
             raise ValueError(f"{where} appears twice")
         if section == "images":
             if entry["width"] <= 0 or entry["height"] <= 0:
-                raise ValueError(f"{where}: size must be positive, got "
-                                 f"{entry['width']}x{entry['height']}")
+                raise ValueError(
+                    f"{where}: size must be positive, got "
+                    f"{entry['width']}x{entry['height']}"
+                )
             if not isinstance(entry["file_name"], str) or not entry["file_name"]:
                 raise ValueError(f"{where}: 'file_name' must be a non-empty string")
         out[entry_id] = entry
@@ -291,7 +335,8 @@ def _index_section(path: Path, data: dict[str, Any], section: str) -> dict[int, 
 
 def _check_bbox(where: str, bbox: Any, image: dict[str, Any]) -> None:
     if (
-        not isinstance(bbox, list | tuple) or len(bbox) != 4
+        not isinstance(bbox, list | tuple)
+        or len(bbox) != 4
         or not all(_is_number(v) and math.isfinite(v) for v in bbox)
     ):
         raise ValueError(f"{where}: bbox must be 4 numbers [x, y, w, h], got {bbox!r}")
@@ -299,7 +344,12 @@ def _check_bbox(where: str, bbox: Any, image: dict[str, Any]) -> None:
     if w < 0 or h < 0:
         raise ValueError(f"{where}: bbox {bbox} has a negative width or height")
     width, height = image["width"], image["height"]
-    if x < -BOX_SLACK or y < -BOX_SLACK or x + w > width + BOX_SLACK or y + h > height + BOX_SLACK:
+    if (
+        x < -BOX_SLACK
+        or y < -BOX_SLACK
+        or x + w > width + BOX_SLACK
+        or y + h > height + BOX_SLACK
+    ):
         raise ValueError(
             f"{where}: bbox {bbox} lies outside its image {image['id']} "
             f"({width}x{height}, file {image['file_name']})"

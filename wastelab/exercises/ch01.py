@@ -29,11 +29,15 @@ def grayscale(rgb: np.ndarray) -> np.ndarray:
 
 
 # red, green, blue, white and black: one pixel each, in one row
-PURE_COLOURS = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255], [0, 0, 0]]],
-                        dtype=np.uint8)
+PURE_COLOURS = np.array(
+    [[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255], [0, 0, 0]]],
+    dtype=np.uint8,
+)
 
-_WEIGHTS_HINT = ("weigh the channels: gray = 0.299 R + 0.587 G + 0.114 B (pure red -> 76, "
-                 "pure green -> 150, pure blue -> 29)")
+_WEIGHTS_HINT = (
+    "weigh the channels: gray = 0.299 R + 0.587 G + 0.114 B (pure red -> 76, "
+    "pure green -> 150, pure blue -> 29)"
+)
 
 
 def _grayscale_hint(answer: Callable) -> str:
@@ -45,25 +49,38 @@ def _grayscale_hint(answer: Callable) -> str:
     expected = grayscale(PURE_COLOURS).astype(float)
     if got.shape != expected.shape:
         if got.shape == (*expected.shape, 1):
-            return ("return an array of shape (H, W), without a channel axis: rgb @ weights "
-                    "sums over the last axis and drops it")
-        return ("return one number per pixel, shape (H, W): combine the three channels "
-                "along the last axis (rgb[..., 0] is red, rgb[..., 1] green, rgb[..., 2] blue)")
+            return (
+                "return an array of shape (H, W), without a channel axis: rgb @ weights "
+                "sums over the last axis and drops it"
+            )
+        return (
+            "return one number per pixel, shape (H, W): combine the three channels "
+            "along the last axis (rgb[..., 0] is red, rgb[..., 1] green, rgb[..., 2] blue)"
+        )
     if np.allclose(got[0, :3], 85, atol=1):
         if abs(got[0, 3] - 255) > 1:
-            return ("uint8 arithmetic wraps around at 256 (255 + 255 + 255 gives 253): convert "
-                    "to float first with rgb.astype(np.float64); and " + _WEIGHTS_HINT)
-        return ("that is the plain average (R + G + B) / 3, which makes pure red, green and blue "
-                "equally bright; our eyes see green as far brighter than blue, so "
-                + _WEIGHTS_HINT)
+            return (
+                "uint8 arithmetic wraps around at 256 (255 + 255 + 255 gives 253): convert "
+                "to float first with rgb.astype(np.float64); and " + _WEIGHTS_HINT
+            )
+        return (
+            "that is the plain average (R + G + B) / 3, which makes pure red, green and blue "
+            "equally bright; our eyes see green as far brighter than blue, so "
+            + _WEIGHTS_HINT
+        )
     if np.allclose(got[0, :3], expected[0, 2::-1], atol=1):
-        return ("the weights are in the wrong order (that is B, G, R, as OpenCV stores images); "
-                "channel 0 is red: " + _WEIGHTS_HINT)
+        return (
+            "the weights are in the wrong order (that is B, G, R, as OpenCV stores images); "
+            "channel 0 is red: " + _WEIGHTS_HINT
+        )
     if np.allclose(got, expected / 255, atol=0.01):
-        return ("keep the 0-255 scale of the input: white must stay 255, not 1.0")
+        return "keep the 0-255 scale of the input: white must stay 255, not 1.0"
     if abs(got[0, 3] - 255) > 1:
-        return ("white (255, 255, 255) must stay 255: the weights add up to 1, and uint8 "
-                "arithmetic wraps around at 256, so convert to float first; " + _WEIGHTS_HINT)
+        return (
+            "white (255, 255, 255) must stay 255: the weights add up to 1, and uint8 "
+            "arithmetic wraps around at 256, so convert to float first; "
+            + _WEIGHTS_HINT
+        )
     return _WEIGHTS_HINT
 
 
@@ -80,20 +97,41 @@ def check_grayscale(my_grayscale: Callable, verbose: bool = True) -> int:
         return str(np.asarray(my_grayscale(rgb)).dtype)
 
     cases = [
-        Case((PURE_COLOURS.copy(),), grayscale(PURE_COLOURS), hint=_grayscale_hint(my_grayscale),
-             atol=1.0),
-        Case((noise.copy(),), grayscale(noise), atol=1.0,
-             hint="work on every pixel at once: rgb.astype(np.float64) @ np.array([0.299, "
-                  "0.587, 0.114]) gives one value per pixel, shape (H, W)"),
-        Case((bright.copy(),), grayscale(bright), atol=1.0,
-             hint="bright pixels must stay bright: convert to float before adding the "
-                  "channels, or uint8 arithmetic wraps around at 256"),
+        Case(
+            (PURE_COLOURS.copy(),),
+            grayscale(PURE_COLOURS),
+            hint=_grayscale_hint(my_grayscale),
+            atol=1.0,
+        ),
+        Case(
+            (noise.copy(),),
+            grayscale(noise),
+            atol=1.0,
+            hint="work on every pixel at once: rgb.astype(np.float64) @ np.array([0.299, "
+            "0.587, 0.114]) gives one value per pixel, shape (H, W)",
+        ),
+        Case(
+            (bright.copy(),),
+            grayscale(bright),
+            atol=1.0,
+            hint="bright pixels must stay bright: convert to float before adding the "
+            "channels, or uint8 arithmetic wraps around at 256",
+        ),
     ]
     passed = run_checks("my_grayscale", my_grayscale, cases, verbose=False)
-    passed += run_checks("my_grayscale", dtype_of, [Case(
-        (noise.copy(),), "uint8",
-        hint="images are stored as whole numbers 0-255 of dtype uint8: round and convert, "
-             "np.round(gray).astype(np.uint8)")], verbose=False)
+    passed += run_checks(
+        "my_grayscale",
+        dtype_of,
+        [
+            Case(
+                (noise.copy(),),
+                "uint8",
+                hint="images are stored as whole numbers 0-255 of dtype uint8: round and convert, "
+                "np.round(gray).astype(np.uint8)",
+            )
+        ],
+        verbose=False,
+    )
     if verbose:
         print(f"✓ my_grayscale: all {passed} checks passed")
     return passed
@@ -115,10 +153,17 @@ def check_numbers_in_image(n_numbers: Any, verbose: bool = True) -> None:
     expected = numbers_in_image(64, 64, 3)
     hint = "multiply height x width x channels: every pixel of an RGB image holds 3 numbers"
     if n_numbers == numbers_in_image(64, 64, 1):
-        hint = "that is the number of pixels; each RGB pixel holds three numbers (R, G, B)"
+        hint = (
+            "that is the number of pixels; each RGB pixel holds three numbers (R, G, B)"
+        )
     elif n_numbers == 64 + 64 + 3 or n_numbers == 64 * 3:
         hint = "multiply the sizes of the three axes, do not add them: height x width x channels"
     elif n_numbers == expected * 8:
         hint = "count numbers, not bits: each uint8 number is one byte (8 bits)"
-    check_value("numbers in a 64 x 64 RGB image", n_numbers, expected, hint=hint,
-                verbose=verbose)
+    check_value(
+        "numbers in a 64 x 64 RGB image",
+        n_numbers,
+        expected,
+        hint=hint,
+        verbose=verbose,
+    )

@@ -30,7 +30,9 @@ def stratified_indices(
         idx = rng.permutation(np.flatnonzero(y == label))  # this class only, shuffled
         n_train = round(fractions[0] * len(idx))
         n_val = round(fractions[1] * len(idx))
-        for part, chunk in zip(parts, np.split(idx, [n_train, n_train + n_val]), strict=True):
+        for part, chunk in zip(
+            parts, np.split(idx, [n_train, n_train + n_val]), strict=True
+        ):
             part.append(chunk)
     # mix the classes within each split, so that they do not come in blocks
     train, val, test = (rng.permutation(np.concatenate(part)) for part in parts)
@@ -47,9 +49,19 @@ def _split_cases() -> list[tuple[np.ndarray, tuple[float, float, float], int, st
     rare = rng.permutation(np.repeat([0, 1], [900, 100]))
     three = rng.permutation(np.repeat([0, 1, 2], [30, 20, 10]))
     return [
-        (sorted_labels, (0.8, 0.1, 0.1), 0, "100 labels sorted by class, 30 % of class 1"),
+        (
+            sorted_labels,
+            (0.8, 0.1, 0.1),
+            0,
+            "100 labels sorted by class, 30 % of class 1",
+        ),
         (rare, (0.8, 0.1, 0.1), 1, "1,000 shuffled labels, 10 % of class 1"),
-        (three, (0.6, 0.2, 0.2), 2, "60 labels of three classes (30, 20, 10), split 60/20/20"),
+        (
+            three,
+            (0.6, 0.2, 0.2),
+            2,
+            "60 labels of three classes (30, 20, 10), split 60/20/20",
+        ),
     ]
 
 
@@ -59,37 +71,51 @@ def _fail(where: str, problem: str, hint: str) -> None:
 
 def _as_index_arrays(result: Any, n: int, where: str) -> list[np.ndarray]:
     if not isinstance(result, (tuple, list)) or len(result) != 3:
-        _fail(where, f"returned {type(result).__name__}, expected three index arrays",
-              "return a tuple (train_idx, val_idx, test_idx)")
+        _fail(
+            where,
+            f"returned {type(result).__name__}, expected three index arrays",
+            "return a tuple (train_idx, val_idx, test_idx)",
+        )
     arrays = []
     for name, part in zip(_SPLITS, result, strict=True):
         arr = np.asarray(part)
         if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
-            _fail(where, f"the {name} indices have shape {arr.shape} and dtype {arr.dtype}",
-                  "each part must be a 1-D array of integer positions into y, e.g. from "
-                  "np.flatnonzero(y == label)")
+            _fail(
+                where,
+                f"the {name} indices have shape {arr.shape} and dtype {arr.dtype}",
+                "each part must be a 1-D array of integer positions into y, e.g. from "
+                "np.flatnonzero(y == label)",
+            )
         arrays.append(arr.astype(np.int64))
     together = np.concatenate(arrays)
     if together.size != n or not np.array_equal(np.sort(together), np.arange(n)):
         counts = np.bincount(together[(together >= 0) & (together < n)], minlength=n)
-        _fail(where, f"the three parts hold {together.size} indices for {n} labels "
-                     f"({int(np.sum(counts == 0))} missing, {int(np.sum(counts > 1))} repeated)",
-              "every index 0 .. N-1 must land in exactly one split: cut each shuffled class "
-              "into three consecutive pieces, e.g. with np.split(idx, [n_train, n_train + n_val])")
+        _fail(
+            where,
+            f"the three parts hold {together.size} indices for {n} labels "
+            f"({int(np.sum(counts == 0))} missing, {int(np.sum(counts > 1))} repeated)",
+            "every index 0 .. N-1 must land in exactly one split: cut each shuffled class "
+            "into three consecutive pieces, e.g. with np.split(idx, [n_train, n_train + n_val])",
+        )
     return arrays
 
 
-def _call(answer: Callable, y: np.ndarray, fractions: tuple, seed: int, where: str) -> Any:
+def _call(
+    answer: Callable, y: np.ndarray, fractions: tuple, seed: int, where: str
+) -> Any:
     try:
         return answer(y.copy(), fractions, seed)
     except NotImplementedError:
         raise
     except Exception as err:
-        raise CheckFailed(f"my_stratified_indices: {where}: raised {type(err).__name__}: {err}"
-                          ) from err
+        raise CheckFailed(
+            f"my_stratified_indices: {where}: raised {type(err).__name__}: {err}"
+        ) from err
 
 
-def check_stratified_indices(my_stratified_indices: Callable, verbose: bool = True) -> int:
+def check_stratified_indices(
+    my_stratified_indices: Callable, verbose: bool = True
+) -> int:
     """Check ``my_stratified_indices(y, fractions, seed)`` by the properties a split must have.
 
     On several label arrays: three index arrays that together hold every index once, each
@@ -97,39 +123,55 @@ def check_stratified_indices(my_stratified_indices: Callable, verbose: bool = Tr
     only. Any correct split passes, not just the reference's.
     """
     if not callable(my_stratified_indices):
-        raise CheckFailed("my_stratified_indices: expected a function, got "
-                          f"{type(my_stratified_indices).__name__}")
+        raise CheckFailed(
+            "my_stratified_indices: expected a function, got "
+            f"{type(my_stratified_indices).__name__}"
+        )
     cases = _split_cases()
     for number, (y, fractions, seed, what) in enumerate(cases, start=1):
         where = f"case {number} ({what})"
-        parts = _as_index_arrays(_call(my_stratified_indices, y, fractions, seed, where),
-                                 len(y), where)
+        parts = _as_index_arrays(
+            _call(my_stratified_indices, y, fractions, seed, where), len(y), where
+        )
         for label in np.unique(y):
             n_label = int(np.sum(y == label))
             for name, part, fraction in zip(_SPLITS, parts, fractions, strict=True):
                 got, want = int(np.sum(y[part] == label)), fraction * n_label
                 if abs(got - want) > 1 + 1e-9:
-                    _fail(where, f"the {name} split holds {got} images of class {label}, "
-                                 f"expected about {want:g} ({fraction:g} of {n_label})",
-                          "split each class on its own: for every label in np.unique(y), take "
-                          "its indices np.flatnonzero(y == label), shuffle them, and cut them "
-                          "by the fractions; a split of all indices at once does not keep the "
-                          "class shares, and an unshuffled one takes its test images from the "
-                          "end of the list")
+                    _fail(
+                        where,
+                        f"the {name} split holds {got} images of class {label}, "
+                        f"expected about {want:g} ({fraction:g} of {n_label})",
+                        "split each class on its own: for every label in np.unique(y), take "
+                        "its indices np.flatnonzero(y == label), shuffle them, and cut them "
+                        "by the fractions; a split of all indices at once does not keep the "
+                        "class shares, and an unshuffled one takes its test images from the "
+                        "end of the list",
+                    )
     y, fractions, seed, what = cases[0]
     where = f"case 1 ({what}) called twice"
     first = _call(my_stratified_indices, y, fractions, seed, where)
     again = _call(my_stratified_indices, y, fractions, seed, where)
     if not all(np.array_equal(a, b) for a, b in zip(first, again, strict=True)):
-        _fail(where, "the same seed gave two different splits",
-              "draw every random number from one generator made from the seed, "
-              "rng = np.random.default_rng(seed), not from np.random's global state")
-    other = _call(my_stratified_indices, y, fractions, seed + 1, f"case 1 ({what}), seed + 1")
-    if all(np.array_equal(np.sort(a), np.sort(b)) for a, b in zip(first, other, strict=True)):
-        _fail(f"case 1 ({what})", f"seeds {seed} and {seed + 1} put the same images in each "
-                                  "split",
-              "shuffle each class with the seed's generator (rng.permutation(idx)) before "
-              "cutting it; otherwise the test set is always the last images of each class")
+        _fail(
+            where,
+            "the same seed gave two different splits",
+            "draw every random number from one generator made from the seed, "
+            "rng = np.random.default_rng(seed), not from np.random's global state",
+        )
+    other = _call(
+        my_stratified_indices, y, fractions, seed + 1, f"case 1 ({what}), seed + 1"
+    )
+    if all(
+        np.array_equal(np.sort(a), np.sort(b))
+        for a, b in zip(first, other, strict=True)
+    ):
+        _fail(
+            f"case 1 ({what})",
+            f"seeds {seed} and {seed + 1} put the same images in each split",
+            "shuffle each class with the seed's generator (rng.permutation(idx)) before "
+            "cutting it; otherwise the test set is always the last images of each class",
+        )
     if verbose:
         print(f"✓ my_stratified_indices: all {len(cases) + 1} checks passed")
     return len(cases) + 1
@@ -149,20 +191,32 @@ def check_majority_accuracy(accuracy: Any, data: Splits, verbose: bool = True) -
     """Check the accuracy of always answering "no bottle" on ``data``'s test split."""
     bottle = data.class_names.index("bottle") if "bottle" in data.class_names else 1
     expected = float(np.mean(data.y_test != bottle))
-    hint = ("count the test images without a bottle, np.sum(data.y_test == 0), and divide by "
-            "the number of test images")
+    hint = (
+        "count the test images without a bottle, np.sum(data.y_test == 0), and divide by "
+        "the number of test images"
+    )
     try:
         value = float(accuracy)
     except (TypeError, ValueError):
         value = None
     if value is not None:
         if np.isclose(value, 1 - expected) and not np.isclose(expected, 0.5):
-            hint = ("that is the share of bottles; the guess 'no bottle' is right for every "
-                    "image WITHOUT a bottle")
+            hint = (
+                "that is the share of bottles; the guess 'no bottle' is right for every "
+                "image WITHOUT a bottle"
+            )
         elif np.isclose(value, 100 * expected):
-            hint = "give the accuracy as a fraction between 0 and 1, not as a percentage"
+            hint = (
+                "give the accuracy as a fraction between 0 and 1, not as a percentage"
+            )
         elif not np.isclose(value, expected) and np.isclose(
-                value, float(np.mean(data.y_train != bottle))):
+            value, float(np.mean(data.y_train != bottle))
+        ):
             hint = "that is the training split's accuracy: use the test labels, data.y_test"
-    check_value("accuracy of always answering 'no bottle' (test split)", accuracy, expected,
-                hint=hint, verbose=verbose)
+    check_value(
+        "accuracy of always answering 'no bottle' (test split)",
+        accuracy,
+        expected,
+        hint=hint,
+        verbose=verbose,
+    )

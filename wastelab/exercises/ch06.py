@@ -25,8 +25,9 @@ def sgd_step(w: np.ndarray, grad: np.ndarray, lr: float) -> np.ndarray:
     return np.asarray(w, dtype=float) - lr * np.asarray(grad, dtype=float)
 
 
-def momentum_step(w: np.ndarray, v: np.ndarray, grad: np.ndarray, lr: float,
-                  beta: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+def momentum_step(
+    w: np.ndarray, v: np.ndarray, grad: np.ndarray, lr: float, beta: float = 0.9
+) -> tuple[np.ndarray, np.ndarray]:
     """One step of SGD with momentum, as Keras' ``SGD(momentum=beta)``; returns ``(w, v)``.
 
     The velocity ``v`` (same shape as ``w``, zeros at the start) remembers the past steps:
@@ -42,24 +43,40 @@ def check_sgd_step(my_sgd_step: Callable, verbose: bool = True) -> None:
     w_mat = np.arange(6.0).reshape(2, 3)
     g_mat = np.array([[1.0, 0.0, -1.0], [2.0, -2.0, 0.5]])
     cases = [
-        Case((3.0, 2.0, 0.1), sgd_step(3.0, 2.0, 0.1),
-             hint="step AGAINST the gradient: w - lr * grad (with w = 3, grad = 2, lr = 0.1 "
-                  "that is 2.8)"),
-        Case((w_vec, g_vec, 0.5), sgd_step(w_vec, g_vec, 0.5),
-             hint="work element by element on numpy arrays: w - lr * grad"),
-        Case((w_mat, g_mat, 0.01), sgd_step(w_mat, g_mat, 0.01),
-             hint="return an array of w's shape: every weight takes its own step"),
+        Case(
+            (3.0, 2.0, 0.1),
+            sgd_step(3.0, 2.0, 0.1),
+            hint="step AGAINST the gradient: w - lr * grad (with w = 3, grad = 2, lr = 0.1 "
+            "that is 2.8)",
+        ),
+        Case(
+            (w_vec, g_vec, 0.5),
+            sgd_step(w_vec, g_vec, 0.5),
+            hint="work element by element on numpy arrays: w - lr * grad",
+        ),
+        Case(
+            (w_mat, g_mat, 0.01),
+            sgd_step(w_mat, g_mat, 0.01),
+            hint="return an array of w's shape: every weight takes its own step",
+        ),
     ]
     run_checks("my_sgd_step", my_sgd_step, cases, verbose=verbose)
 
 
 def _momentum_hint(answer: Callable) -> str:
     """A hint naming the slip that ``answer`` shows on a step with a non-zero velocity."""
-    w, v, g, lr, beta = np.array([1.0, 2.0]), np.array([0.5, -0.5]), np.array([1.0, -3.0]), \
-        0.1, 0.9
+    w, v, g, lr, beta = (
+        np.array([1.0, 2.0]),
+        np.array([0.5, -0.5]),
+        np.array([1.0, -3.0]),
+        0.1,
+        0.9,
+    )
     right_w, right_v = momentum_step(w, v, g, lr, beta)
-    generic = ("v_new = beta * v - lr * grad, then w_new = w + v_new; return the pair "
-               "(w_new, v_new)")
+    generic = (
+        "v_new = beta * v - lr * grad, then w_new = w + v_new; return the pair "
+        "(w_new, v_new)"
+    )
     try:
         got = answer(w.copy(), v.copy(), g.copy(), lr, beta)
         got_w, got_v = (np.asarray(part, dtype=float) for part in got)
@@ -67,18 +84,28 @@ def _momentum_hint(answer: Callable) -> str:
         return generic
     torch_v = beta * v + g
     slips = [
-        (np.allclose(got_w, right_v) and np.allclose(got_v, right_w),
-         "return (w_new, v_new) in this order"),
-        (np.allclose(got_v, torch_v),
-         "that is the velocity of PyTorch's convention (v = beta * v + grad, then "
-         "w = w - lr * v); here, as in Keras, v is the step itself: v = beta * v - lr * grad, "
-         "then w = w + v"),
-        (np.allclose(got_v, right_v) and np.allclose(got_w, w + v),
-         "update the velocity first, then add the NEW velocity to w (w_new = w + v_new)"),
-        (np.allclose(got_v, beta * v + lr * g),
-         "mind the sign: the step goes against the gradient, v = beta * v - lr * grad"),
-        (np.allclose(got_v, v - lr * g),
-         "the old velocity decays: multiply it by beta before adding the new step"),
+        (
+            np.allclose(got_w, right_v) and np.allclose(got_v, right_w),
+            "return (w_new, v_new) in this order",
+        ),
+        (
+            np.allclose(got_v, torch_v),
+            "that is the velocity of PyTorch's convention (v = beta * v + grad, then "
+            "w = w - lr * v); here, as in Keras, v is the step itself: v = beta * v - lr * grad, "
+            "then w = w + v",
+        ),
+        (
+            np.allclose(got_v, right_v) and np.allclose(got_w, w + v),
+            "update the velocity first, then add the NEW velocity to w (w_new = w + v_new)",
+        ),
+        (
+            np.allclose(got_v, beta * v + lr * g),
+            "mind the sign: the step goes against the gradient, v = beta * v - lr * grad",
+        ),
+        (
+            np.allclose(got_v, v - lr * g),
+            "the old velocity decays: multiply it by beta before adding the new step",
+        ),
     ]
     for matched, hint in slips:
         if matched:
@@ -95,12 +122,18 @@ def check_momentum_step(my_momentum_step: Callable, verbose: bool = True) -> Non
     w_mat, v_mat = np.ones((2, 2)), np.array([[0.5, -0.5], [0.0, 1.0]])
     g_mat = np.array([[1.0, 2.0], [-1.0, 0.0]])
     cases = [
-        Case((w, zeros, g, 0.1, 0.9), momentum_step(w, zeros, g, 0.1, 0.9),
-             hint="at the first step v = 0, so the step is plain SGD: v_new = -lr * grad and "
-                  "w_new = w + v_new. " + hint),
+        Case(
+            (w, zeros, g, 0.1, 0.9),
+            momentum_step(w, zeros, g, 0.1, 0.9),
+            hint="at the first step v = 0, so the step is plain SGD: v_new = -lr * grad and "
+            "w_new = w + v_new. " + hint,
+        ),
         Case((w, v, g, 0.1, 0.9), momentum_step(w, v, g, 0.1, 0.9), hint=hint),
-        Case((w_mat, v_mat, g_mat, 0.05, 0.5), momentum_step(w_mat, v_mat, g_mat, 0.05, 0.5),
-             hint="use the beta you are given (here 0.5), element by element. " + hint),
+        Case(
+            (w_mat, v_mat, g_mat, 0.05, 0.5),
+            momentum_step(w_mat, v_mat, g_mat, 0.05, 0.5),
+            hint="use the beta you are given (here 0.5), element by element. " + hint,
+        ),
     ]
     run_checks("my_momentum_step", my_momentum_step, cases, verbose=verbose)
 
@@ -115,20 +148,35 @@ def check_steps_per_epoch(n_steps: object, verbose: bool = True) -> None:
     if n_steps is Ellipsis or n_steps is None:
         raise NotImplementedError("fill in n_steps first")
     right = steps_per_epoch_answer()
-    hint = ("one step per batch; count the batches of 64 it takes to go through 1,000 images "
-            "once")
+    hint = (
+        "one step per batch; count the batches of 64 it takes to go through 1,000 images "
+        "once"
+    )
     value = float(np.asarray(n_steps, dtype=float))
     if np.isclose(value, EXERCISE_N // EXERCISE_BATCH):
-        hint = ("15 full batches hold only 960 images: the last 40 images make a 16th, smaller "
-                "batch, and Keras trains on it too (round up, math.ceil)")
+        hint = (
+            "15 full batches hold only 960 images: the last 40 images make a 16th, smaller "
+            "batch, and Keras trains on it too (round up, math.ceil)"
+        )
     elif np.isclose(value, EXERCISE_N / EXERCISE_BATCH):
-        hint = "a step processes a whole batch, so the count is a whole number: round up"
+        hint = (
+            "a step processes a whole batch, so the count is a whole number: round up"
+        )
     elif np.isclose(value, EXERCISE_N * EXERCISE_BATCH):
         hint = "divide the number of images by the batch size, don't multiply"
     elif np.isclose(value, EXERCISE_N):
-        hint = "that is one step per image (batch size 1); here each step takes 64 images"
+        hint = (
+            "that is one step per image (batch size 1); here each step takes 64 images"
+        )
     if value != int(value):
-        raise CheckFailed(f"steps per epoch: got {n_steps}, a step count is a whole number"
-                          f"\n  hint: {hint}")
-    check_value("steps per epoch (1,000 images, batch 64)", int(value), right, hint=hint,
-                verbose=verbose)
+        raise CheckFailed(
+            f"steps per epoch: got {n_steps}, a step count is a whole number"
+            f"\n  hint: {hint}"
+        )
+    check_value(
+        "steps per epoch (1,000 images, batch 64)",
+        int(value),
+        right,
+        hint=hint,
+        verbose=verbose,
+    )

@@ -35,7 +35,9 @@ def conv_output_size(n: int, k: int, padding: str = "valid", stride: int = 1) ->
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if n < 1 or k < 1 or stride < 1:
-        raise ValueError(f"n, k and stride must be >= 1, got n={n}, k={k}, stride={stride}")
+        raise ValueError(
+            f"n, k and stride must be >= 1, got n={n}, k={k}, stride={stride}"
+        )
     if padding == "same":
         return -(-n // stride)  # ceil(n / stride) in integers
     if k > n:
@@ -43,8 +45,9 @@ def conv_output_size(n: int, k: int, padding: str = "valid", stride: int = 1) ->
     return (n - k) // stride + 1
 
 
-def conv2d(image: np.ndarray, kernel: np.ndarray, padding: str = "valid",
-           stride: int = 1) -> np.ndarray:
+def conv2d(
+    image: np.ndarray, kernel: np.ndarray, padding: str = "valid", stride: int = 1
+) -> np.ndarray:
     """Slide ``kernel`` (kh, kw) over one-channel ``image`` (H, W): float (out_h, out_w).
 
     ``output[i, j] = sum(window * kernel)`` where ``window`` is the (kh, kw) patch of the
@@ -61,12 +64,14 @@ def conv2d(image: np.ndarray, kernel: np.ndarray, padding: str = "valid",
     if padding == "same":
         pad_h = max((out_h - 1) * stride + w.shape[0] - x.shape[0], 0)
         pad_w = max((out_w - 1) * stride + w.shape[1] - x.shape[1], 0)
-        x = np.pad(x, ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2)))
+        x = np.pad(
+            x, ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
+        )
     out = np.zeros((out_h, out_w))
     for i in range(out_h):
         for j in range(out_w):
             top, left = i * stride, j * stride
-            window = x[top:top + w.shape[0], left:left + w.shape[1]]
+            window = x[top : top + w.shape[0], left : left + w.shape[1]]
             out[i, j] = np.sum(window * w)
     return out
 
@@ -84,7 +89,7 @@ def conv2d_valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     out = np.zeros((out_h, out_w))
     for i in range(out_h):
         for j in range(out_w):
-            out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel)
+            out[i, j] = np.sum(image[i : i + kh, j : j + kw] * kernel)
     return out
 
 
@@ -104,7 +109,9 @@ def max_pool2d(x: np.ndarray, size: int = 2, stride: int | None = None) -> np.nd
     out = np.empty((out_h, out_w), dtype=x.dtype)
     for i in range(out_h):
         for j in range(out_w):
-            out[i, j] = x[i * stride:i * stride + size, j * stride:j * stride + size].max()
+            out[i, j] = x[
+                i * stride : i * stride + size, j * stride : j * stride + size
+            ].max()
     return out
 
 
@@ -136,28 +143,52 @@ def check_conv_output_size(my_conv_output_size: Callable, verbose: bool = True) 
     """Check ``my_conv_output_size(n, k, padding, stride)`` on the course CNN's sizes and
     on strided cases; the hints name the usual slips (off by one, padding, rounding)."""
     cases = [
-        Case((6, 3, "valid", 1), 4,
-             hint="'valid': the kernel must fit entirely inside the input. On 6 pixels a 3-wide "
-                  "kernel fits at positions 0, 1, 2, 3: n - k + 1 = 4 (not n - k)"),
-        Case((50, 3, "same", 1), 50,
-             hint="'same' adds zeros around the edges so that, at stride 1, the output is as "
-                  "large as the input: 50 -> 50. Treat padding='same' apart from 'valid'"),
-        Case((25, 3, "valid", 1), 23,
-             hint="the course CNN's second convolution: 25 - 3 + 1 = 23"),
-        Case((7, 3, "valid", 2), 3,
-             hint="with stride s the kernel jumps s pixels at a time: (n - k) // s + 1 "
-                  "positions, here (7 - 3) // 2 + 1 = 3. Did you use the stride?"),
-        Case((8, 3, "valid", 2), 3,
-             hint="round down with integer division //: (8 - 3) // 2 + 1 = 3. A last window "
-                  "that would stick out of the input is dropped"),
-        Case((7, 3, "same", 2), 4,
-             hint="'same' at stride s gives ceil(n / s) outputs: ceil(7 / 2) = 4, in integers "
-                  "-(-n // s). Plain n // s loses the last, partly padded window"),
-        Case((23, 2, "valid", 2), 11,
-             hint="a 2 x 2 max pool at stride 2 follows the same 'valid' formula: "
-                  "(23 - 2) // 2 + 1 = 11, as in the course CNN"),
-        Case((5, 5, "valid", 1), 1,
-             hint="a kernel as large as the input fits exactly once: 5 - 5 + 1 = 1"),
+        Case(
+            (6, 3, "valid", 1),
+            4,
+            hint="'valid': the kernel must fit entirely inside the input. On 6 pixels a 3-wide "
+            "kernel fits at positions 0, 1, 2, 3: n - k + 1 = 4 (not n - k)",
+        ),
+        Case(
+            (50, 3, "same", 1),
+            50,
+            hint="'same' adds zeros around the edges so that, at stride 1, the output is as "
+            "large as the input: 50 -> 50. Treat padding='same' apart from 'valid'",
+        ),
+        Case(
+            (25, 3, "valid", 1),
+            23,
+            hint="the course CNN's second convolution: 25 - 3 + 1 = 23",
+        ),
+        Case(
+            (7, 3, "valid", 2),
+            3,
+            hint="with stride s the kernel jumps s pixels at a time: (n - k) // s + 1 "
+            "positions, here (7 - 3) // 2 + 1 = 3. Did you use the stride?",
+        ),
+        Case(
+            (8, 3, "valid", 2),
+            3,
+            hint="round down with integer division //: (8 - 3) // 2 + 1 = 3. A last window "
+            "that would stick out of the input is dropped",
+        ),
+        Case(
+            (7, 3, "same", 2),
+            4,
+            hint="'same' at stride s gives ceil(n / s) outputs: ceil(7 / 2) = 4, in integers "
+            "-(-n // s). Plain n // s loses the last, partly padded window",
+        ),
+        Case(
+            (23, 2, "valid", 2),
+            11,
+            hint="a 2 x 2 max pool at stride 2 follows the same 'valid' formula: "
+            "(23 - 2) // 2 + 1 = 11, as in the course CNN",
+        ),
+        Case(
+            (5, 5, "valid", 1),
+            1,
+            hint="a kernel as large as the input fits exactly once: 5 - 5 + 1 = 1",
+        ),
     ]
     run_checks("my_conv_output_size", my_conv_output_size, cases, verbose=verbose)
 
@@ -176,23 +207,38 @@ def check_conv2d(my_conv2d: Callable, verbose: bool = True) -> None:
     odd_image = rng.normal(size=(4, 6))
     odd_kernel = np.array([[1.0, 2.0, 0.0], [-1.0, 0.5, 3.0]])
     cases = [
-        Case((tiny, laplace), _correlate_valid(tiny, laplace),
-             hint="a 3 x 3 kernel on a 3 x 3 image fits exactly once (n - k + 1 = 1 position "
-                  "per axis): the output has shape (1, 1) and holds np.sum(image * kernel), "
-                  "the element-by-element products added up"),
-        Case((EDGE_IMAGE, laplace), _correlate_valid(EDGE_IMAGE, laplace),
-             hint="slide the kernel to every position where it fits entirely: n - k + 1 "
-                  "positions per axis (range(n - k + 1)), so a 6 x 6 image gives 4 x 4"),
-        Case((wide, laplace), _correlate_valid(wide, laplace),
-             hint="rows and columns may differ: H - kh + 1 rows and W - kw + 1 columns "
-                  "(image.shape[0] for rows, image.shape[1] for columns), here (3, 5)"),
-        Case((EDGE_IMAGE, EDGE_KERNEL), _correlate_valid(EDGE_IMAGE, EDGE_KERNEL),
-             hint="do not flip the kernel: deep learning's 'convolution' multiplies "
-                  "image[i + a, j + b] by kernel[a, b] (a cross-correlation). The left-to-right "
-                  "bright-to-dark edge must give positive values"),
-        Case((odd_image, odd_kernel), _correlate_valid(odd_image, odd_kernel),
-             hint="kernels need not be square: use kernel.shape[0] rows and kernel.shape[1] "
-                  "columns for the window, and keep fractional values (work in floats)"),
+        Case(
+            (tiny, laplace),
+            _correlate_valid(tiny, laplace),
+            hint="a 3 x 3 kernel on a 3 x 3 image fits exactly once (n - k + 1 = 1 position "
+            "per axis): the output has shape (1, 1) and holds np.sum(image * kernel), "
+            "the element-by-element products added up",
+        ),
+        Case(
+            (EDGE_IMAGE, laplace),
+            _correlate_valid(EDGE_IMAGE, laplace),
+            hint="slide the kernel to every position where it fits entirely: n - k + 1 "
+            "positions per axis (range(n - k + 1)), so a 6 x 6 image gives 4 x 4",
+        ),
+        Case(
+            (wide, laplace),
+            _correlate_valid(wide, laplace),
+            hint="rows and columns may differ: H - kh + 1 rows and W - kw + 1 columns "
+            "(image.shape[0] for rows, image.shape[1] for columns), here (3, 5)",
+        ),
+        Case(
+            (EDGE_IMAGE, EDGE_KERNEL),
+            _correlate_valid(EDGE_IMAGE, EDGE_KERNEL),
+            hint="do not flip the kernel: deep learning's 'convolution' multiplies "
+            "image[i + a, j + b] by kernel[a, b] (a cross-correlation). The left-to-right "
+            "bright-to-dark edge must give positive values",
+        ),
+        Case(
+            (odd_image, odd_kernel),
+            _correlate_valid(odd_image, odd_kernel),
+            hint="kernels need not be square: use kernel.shape[0] rows and kernel.shape[1] "
+            "columns for the window, and keep fractional values (work in floats)",
+        ),
     ]
     run_checks("my_conv2d", my_conv2d, cases, verbose=verbose)
 
@@ -203,17 +249,27 @@ def check_conv_params(n_params: int, verbose: bool = True) -> None:
         raise NotImplementedError("fill in n_params first")
     expected = conv_params_answer()
     slips = {
-        conv_params(5, 3, 32, bias=False): "you forgot the biases: one per filter, 32 more",
-        conv_params(5, 1, 32): "each filter spans all 3 input channels: 5 * 5 * 3 weights per "
-                               "filter, not 5 * 5",
-        conv_params(5, 3, 1): "that is one filter: the layer has 32, each with its own weights "
-                              "and bias",
-        5 * 5 * 3 + 32: "each of the 32 filters has its own 5 * 5 * 3 weights: multiply by 32",
-        conv_params(5, 3, 32) * 50 * 50: "the weights are shared across positions: the image "
-                                         "size does not enter the count",
+        conv_params(
+            5, 3, 32, bias=False
+        ): "you forgot the biases: one per filter, 32 more",
+        conv_params(
+            5, 1, 32
+        ): "each filter spans all 3 input channels: 5 * 5 * 3 weights per "
+        "filter, not 5 * 5",
+        conv_params(
+            5, 3, 1
+        ): "that is one filter: the layer has 32, each with its own weights and bias",
+        5 * 5 * 3
+        + 32: "each of the 32 filters has its own 5 * 5 * 3 weights: multiply by 32",
+        conv_params(5, 3, 32)
+        * 50
+        * 50: "the weights are shared across positions: the image "
+        "size does not enter the count",
         conv_params(3, 3, 32): "the kernel is 5 x 5, not 3 x 3",
     }
-    hint = slips.get(int(n_params) if np.ndim(n_params) == 0 else -1,
-                     "weights per filter: kernel height * width * input channels; times the "
-                     "number of filters; plus one bias per filter")
+    hint = slips.get(
+        int(n_params) if np.ndim(n_params) == 0 else -1,
+        "weights per filter: kernel height * width * input channels; times the "
+        "number of filters; plus one bias per filter",
+    )
     check_value("n_params", n_params, expected, hint=hint, verbose=verbose)

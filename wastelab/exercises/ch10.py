@@ -22,13 +22,16 @@ def _as_weight_vector(my_class_weights: Callable) -> Callable:
         if not isinstance(got, dict):
             raise CheckFailed(
                 f"my_class_weights: return a dict {{class id: weight}}, as Keras' class_weight "
-                f"wants, e.g. {{0: 0.71, 1: 1.67}}; got {type(got).__name__}")
+                f"wants, e.g. {{0: 0.71, 1: 1.67}}; got {type(got).__name__}"
+            )
         classes = range(int(np.max(y)) + 1)
         missing = [c for c in classes if c not in got]
         if missing:
-            raise CheckFailed(f"my_class_weights: no weight for class(es) {missing}; the dict "
-                              f"needs one entry per class id 0..{max(classes)}, got keys "
-                              f"{sorted(got)}")
+            raise CheckFailed(
+                f"my_class_weights: no weight for class(es) {missing}; the dict "
+                f"needs one entry per class id 0..{max(classes)}, got keys "
+                f"{sorted(got)}"
+            )
         return np.array([float(got[c]) for c in classes])
 
     return run
@@ -41,18 +44,26 @@ def _expected(y: np.ndarray) -> np.ndarray:
 
 def _diagnose(my_class_weights: Callable, y: np.ndarray) -> str:
     """A hint for the first case, naming the slip when the answer matches a typical one."""
-    formula = ("n / (k * count): 4 labels, 2 classes; class 0 occurs 3 times -> "
-               "4 / (2 * 3) = 0.667, class 1 once -> 4 / (2 * 1) = 2.0")
+    formula = (
+        "n / (k * count): 4 labels, 2 classes; class 0 occurs 3 times -> "
+        "4 / (2 * 3) = 0.667, class 1 once -> 4 / (2 * 1) = 2.0"
+    )
     try:
         got = _as_weight_vector(my_class_weights)(y)
     except Exception:  # NotImplementedError and crashes are reported by run_checks
         return formula
     counts = np.bincount(y).astype(float)
     if got.shape == counts.shape and np.allclose(got, counts / len(y)):
-        return formula + "; these are the class shares: the rare class must get the LARGER weight"
+        return (
+            formula
+            + "; these are the class shares: the rare class must get the LARGER weight"
+        )
     if got.shape == counts.shape and np.allclose(got, len(y) / counts):
-        return (formula + "; divide by the number of classes k too, not only by the count: then "
-                "the weights average to 1 over the training images and the loss keeps its size")
+        return (
+            formula
+            + "; divide by the number of classes k too, not only by the count: then "
+            "the weights average to 1 over the training images and the loss keeps its size"
+        )
     return formula
 
 
@@ -67,14 +78,25 @@ def check_class_weights(my_class_weights: Callable, verbose: bool = True) -> Non
     three = np.array([0] * 50 + [1] * 30 + [2] * 20)
     cases = [
         Case((small,), _expected(small), hint=_diagnose(my_class_weights, small)),
-        Case((book,), _expected(book),
-             hint="divide by the number of classes k too, not only by the count: then the "
-                  "weights average to 1 over the training images, so the loss keeps its size "
-                  "(840 other and 360 bottles give 0.714 and 1.667)"),
-        Case((balanced,), _expected(balanced),
-             hint="with equally frequent classes every weight must be 1.0"),
-        Case((three,), _expected(three),
-             hint="count the classes present (k = 3 here) instead of assuming two: "
-                  "100 / (3 * 50), 100 / (3 * 30), 100 / (3 * 20)"),
+        Case(
+            (book,),
+            _expected(book),
+            hint="divide by the number of classes k too, not only by the count: then the "
+            "weights average to 1 over the training images, so the loss keeps its size "
+            "(840 other and 360 bottles give 0.714 and 1.667)",
+        ),
+        Case(
+            (balanced,),
+            _expected(balanced),
+            hint="with equally frequent classes every weight must be 1.0",
+        ),
+        Case(
+            (three,),
+            _expected(three),
+            hint="count the classes present (k = 3 here) instead of assuming two: "
+            "100 / (3 * 50), 100 / (3 * 30), 100 / (3 * 20)",
+        ),
     ]
-    run_checks("my_class_weights", _as_weight_vector(my_class_weights), cases, verbose=verbose)
+    run_checks(
+        "my_class_weights", _as_weight_vector(my_class_weights), cases, verbose=verbose
+    )

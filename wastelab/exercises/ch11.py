@@ -32,8 +32,9 @@ def global_batch_size(per_replica: int, n_replicas: int) -> int:
     global batch, so one step sees ``per_replica * n_replicas`` images.
     """
     if per_replica < 1 or n_replicas < 1:
-        raise ValueError(f"per_replica and n_replicas must be >= 1, got {per_replica}, "
-                         f"{n_replicas}")
+        raise ValueError(
+            f"per_replica and n_replicas must be >= 1, got {per_replica}, {n_replicas}"
+        )
     return int(per_replica) * int(n_replicas)
 
 
@@ -44,7 +45,9 @@ def scaled_learning_rate(base_lr: float, base_batch: int, batch: int) -> float:
     result is a starting point for batches of ``batch`` images (Goyal et al., 2017).
     """
     if base_batch < 1 or batch < 1:
-        raise ValueError(f"batch sizes must be >= 1, got base_batch={base_batch}, batch={batch}")
+        raise ValueError(
+            f"batch sizes must be >= 1, got base_batch={base_batch}, batch={batch}"
+        )
     return float(base_lr) * batch / base_batch
 
 
@@ -54,23 +57,39 @@ def steps_on_four_gpus_answer() -> int:
     return steps_per_epoch(EXERCISE_IMAGES, batch)
 
 
-def check_scaled_learning_rate(my_scaled_learning_rate: Callable, verbose: bool = True) -> None:
+def check_scaled_learning_rate(
+    my_scaled_learning_rate: Callable, verbose: bool = True
+) -> None:
     """Check ``my_scaled_learning_rate(base_lr, base_batch, batch)`` on the linear rule."""
     cases = [
-        Case((1e-3, 32, 32), scaled_learning_rate(1e-3, 32, 32),
-             hint="the same batch keeps the same learning rate: return base_lr when "
-                  "batch == base_batch"),
-        Case((1e-3, 32, 128), scaled_learning_rate(1e-3, 32, 128),
-             hint="a batch 4 times larger gets a learning rate 4 times larger (linear rule: "
-                  "multiply base_lr by batch / base_batch; not by base_batch / batch, and "
-                  "not by the square root of the ratio)"),
-        Case((0.1, 256, 64), scaled_learning_rate(0.1, 256, 64),
-             hint="a smaller batch gets a smaller learning rate: 64 / 256 is 0.25, but "
-                  "64 // 256 (integer division) is 0; use true division /"),
-        Case((3e-4, 128, 1024), scaled_learning_rate(3e-4, 128, 1024),
-             hint="multiply base_lr by batch / base_batch (here 1024 / 128 = 8)"),
+        Case(
+            (1e-3, 32, 32),
+            scaled_learning_rate(1e-3, 32, 32),
+            hint="the same batch keeps the same learning rate: return base_lr when "
+            "batch == base_batch",
+        ),
+        Case(
+            (1e-3, 32, 128),
+            scaled_learning_rate(1e-3, 32, 128),
+            hint="a batch 4 times larger gets a learning rate 4 times larger (linear rule: "
+            "multiply base_lr by batch / base_batch; not by base_batch / batch, and "
+            "not by the square root of the ratio)",
+        ),
+        Case(
+            (0.1, 256, 64),
+            scaled_learning_rate(0.1, 256, 64),
+            hint="a smaller batch gets a smaller learning rate: 64 / 256 is 0.25, but "
+            "64 // 256 (integer division) is 0; use true division /",
+        ),
+        Case(
+            (3e-4, 128, 1024),
+            scaled_learning_rate(3e-4, 128, 1024),
+            hint="multiply base_lr by batch / base_batch (here 1024 / 128 = 8)",
+        ),
     ]
-    run_checks("my_scaled_learning_rate", my_scaled_learning_rate, cases, verbose=verbose)
+    run_checks(
+        "my_scaled_learning_rate", my_scaled_learning_rate, cases, verbose=verbose
+    )
 
 
 def check_steps_on_four_gpus(n_steps: Any, verbose: bool = True) -> None:
@@ -82,22 +101,33 @@ def check_steps_on_four_gpus(n_steps: Any, verbose: bool = True) -> None:
     global_batch = global_batch_size(EXERCISE_PER_GPU_BATCH, EXERCISE_GPUS)
     hints = {
         per_gpu_steps: f"that is the count for one GPU: with {EXERCISE_GPUS} replicas each "
-                       f"step consumes {EXERCISE_GPUS} x {EXERCISE_PER_GPU_BATCH} images",
+        f"step consumes {EXERCISE_GPUS} x {EXERCISE_PER_GPU_BATCH} images",
         per_gpu_steps - 1: f"each step consumes the global batch, {EXERCISE_GPUS} x "
-                           f"{EXERCISE_PER_GPU_BATCH} images, not {EXERCISE_PER_GPU_BATCH}",
-        EXERCISE_IMAGES // global_batch: "the last, smaller batch is a step too: round up "
-                                         "(ceil), not down",
+        f"{EXERCISE_PER_GPU_BATCH} images, not {EXERCISE_PER_GPU_BATCH}",
+        EXERCISE_IMAGES
+        // global_batch: "the last, smaller batch is a step too: round up "
+        "(ceil), not down",
     }
     try:
         got = float(n_steps)
     except (TypeError, ValueError) as err:
         raise CheckFailed(f"n_steps: expected a whole number, got {n_steps!r}") from err
     if not got.is_integer():
-        hint = ("steps are whole numbers: round up, since the part-filled last batch is one "
-                f"more step (and one step consumes {EXERCISE_GPUS} x {EXERCISE_PER_GPU_BATCH} "
-                "images)")
+        hint = (
+            "steps are whole numbers: round up, since the part-filled last batch is one "
+            f"more step (and one step consumes {EXERCISE_GPUS} x {EXERCISE_PER_GPU_BATCH} "
+            "images)"
+        )
     else:
-        hint = hints.get(int(got), f"divide the {EXERCISE_IMAGES:,} images by the global "
-                                   "batch (per GPU times GPUs) and round up")
-    check_value("n_steps", int(got) if got.is_integer() else got, expected, hint=hint,
-                verbose=verbose)
+        hint = hints.get(
+            int(got),
+            f"divide the {EXERCISE_IMAGES:,} images by the global "
+            "batch (per GPU times GPUs) and round up",
+        )
+    check_value(
+        "n_steps",
+        int(got) if got.is_integer() else got,
+        expected,
+        hint=hint,
+        verbose=verbose,
+    )

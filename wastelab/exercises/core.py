@@ -26,8 +26,11 @@ class Case:
 
 
 def _short(value: Any) -> str:
-    text = np.array2string(np.asarray(value), precision=4, threshold=12) \
-        if isinstance(value, (np.ndarray, list, tuple)) else repr(value)
+    text = (
+        np.array2string(np.asarray(value), precision=4, threshold=12)
+        if isinstance(value, (np.ndarray, list, tuple))
+        else repr(value)
+    )
     return text if len(text) < 120 else text[:117] + "..."
 
 
@@ -38,13 +41,15 @@ def _hint(case: Case) -> str:
 def _same(got: Any, expected: Any, case: Case) -> bool:
     if isinstance(expected, (int, float, np.ndarray, list, tuple, np.number)):
         got_a, exp_a = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
-        return got_a.shape == exp_a.shape and np.allclose(got_a, exp_a, rtol=case.rtol,
-                                                            atol=case.atol, equal_nan=True)
+        return got_a.shape == exp_a.shape and np.allclose(
+            got_a, exp_a, rtol=case.rtol, atol=case.atol, equal_nan=True
+        )
     return got == expected
 
 
-def run_checks(name: str, answer: Callable, cases: Sequence[Case], *, verbose: bool = True
-               ) -> int:
+def run_checks(
+    name: str, answer: Callable, cases: Sequence[Case], *, verbose: bool = True
+) -> int:
     """Call ``answer`` on every case; raise ``CheckFailed`` at the first wrong result.
 
     An answer that still raises ``NotImplementedError`` is passed through unchanged, so an
@@ -62,22 +67,32 @@ def run_checks(name: str, answer: Callable, cases: Sequence[Case], *, verbose: b
         except Exception as err:  # the reader's code crashed: say where
             raise CheckFailed(
                 f"{name}: case {number} ({shown}) raised {type(err).__name__}: {err}"
-                + _hint(case)) from err
+                + _hint(case)
+            ) from err
         if not _same(got, case.expected, case):
             shape = ""
             if np.shape(got) != np.shape(case.expected):
                 shape = f" (shape {np.shape(got)}, expected {np.shape(case.expected)})"
             raise CheckFailed(
                 f"{name}: case {number} ({shown}) gave {_short(got)}{shape}, "
-                f"expected {_short(case.expected)}" + _hint(case))
+                f"expected {_short(case.expected)}" + _hint(case)
+            )
     if verbose:
         print(f"✓ {name}: all {len(cases)} checks passed")
     return len(cases)
 
 
-def check_value(name: str, got: Any, expected: Any, hint: str = "", rtol: float = 1e-6,
-                verbose: bool = True) -> None:
+def check_value(
+    name: str,
+    got: Any,
+    expected: Any,
+    hint: str = "",
+    rtol: float = 1e-6,
+    verbose: bool = True,
+) -> None:
     """Check a single value a reader computed (not a function)."""
     if got is Ellipsis or got is None:
         raise NotImplementedError(f"{name}: fill in your answer first")
-    run_checks(name, lambda: got, [Case((), expected, hint, rtol=rtol)], verbose=verbose)
+    run_checks(
+        name, lambda: got, [Case((), expected, hint, rtol=rtol)], verbose=verbose
+    )

@@ -28,9 +28,13 @@ def toc_files(root: str | Path = ".") -> list[Path]:
     walk(toc.get("chapters"))
     paths = []
     for name in names:
-        matches = [p for p in (root / f"{name}.md", root / f"{name}.ipynb") if p.exists()]
+        matches = [
+            p for p in (root / f"{name}.md", root / f"{name}.ipynb") if p.exists()
+        ]
         if not matches:
-            raise FileNotFoundError(f"_toc.yml lists {name!r}: no {name}.md or .ipynb exists")
+            raise FileNotFoundError(
+                f"_toc.yml lists {name!r}: no {name}.md or .ipynb exists"
+            )
         paths.append(matches[0])
     return paths
 
@@ -63,10 +67,16 @@ class Execution:
     def unexpected_errors(self) -> list[dict]:
         """Errors in cells other than exercise stubs, or stubs failing with anything but
         ``NotImplementedError``."""
-        return [e for e in self.errors if not (e["stub"] and e["ename"] == "NotImplementedError")]
+        return [
+            e
+            for e in self.errors
+            if not (e["stub"] and e["ename"] == "NotImplementedError")
+        ]
 
 
-def execute(nb, cwd: str | Path, timeout: int = 600, kernel: str = "python3") -> Execution:
+def execute(
+    nb, cwd: str | Path, timeout: int = 600, kernel: str = "python3"
+) -> Execution:
     """Run every cell of ``nb`` in a fresh kernel started in ``cwd``; collect cell errors.
 
     Cells tagged ``raises-exception`` may fail; every other error is reported in
@@ -74,9 +84,18 @@ def execute(nb, cwd: str | Path, timeout: int = 600, kernel: str = "python3") ->
     """
     from nbclient import NotebookClient
 
-    nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3", "language": "python"}
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=True,
-                            resources={"metadata": {"path": str(cwd)}})
+    nb.metadata["kernelspec"] = {
+        "name": kernel,
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel,
+        allow_errors=True,
+        resources={"metadata": {"path": str(cwd)}},
+    )
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
@@ -86,11 +105,15 @@ def execute(nb, cwd: str | Path, timeout: int = 600, kernel: str = "python3") ->
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                errors.append({
-                    "cell": index, "ename": out["ename"], "evalue": out["evalue"],
-                    "stub": STUB_TAG in cell.metadata.get("tags", []),
-                    "source": cell.source[:300],
-                })
+                errors.append(
+                    {
+                        "cell": index,
+                        "ename": out["ename"],
+                        "evalue": out["evalue"],
+                        "stub": STUB_TAG in cell.metadata.get("tags", []),
+                        "source": cell.source[:300],
+                    }
+                )
     return Execution(nb, errors, seconds)
 
 
@@ -120,24 +143,29 @@ def preview(chapter: str | Path, out: str | Path | None = None) -> int:
     config["execute"].pop("cache", None)
     (out / "_config.yml").write_text(yaml.safe_dump(config))
     # the back-matter pages (results, references, ...) so that links to them resolve
-    pages = [p for p in sorted((root / "book").glob("*.md"))
-             if not p.name[:2].isdigit() and p.stem not in ("intro", chapter.stem)]
+    pages = [
+        p
+        for p in sorted((root / "book").glob("*.md"))
+        if not p.name[:2].isdigit() and p.stem not in ("intro", chapter.stem)
+    ]
     for page in pages:
         shutil.copy(page, out / "book" / page.name)
     (out / "bench").symlink_to(root / "bench")
     entries = "".join(f"  - file: book/{p.stem}\n" for p in pages)
-    (out / "_toc.yml").write_text(f"format: jb-book\nroot: book/{chapter.stem}\n"
-                                  f"chapters:\n{entries}")
+    (out / "_toc.yml").write_text(
+        f"format: jb-book\nroot: book/{chapter.stem}\nchapters:\n{entries}"
+    )
     jb = Path(sys.executable).with_name("jupyter-book")
-    return subprocess.run([str(jb), "build", str(out), "-W", "-n", "--keep-going"],
-                          cwd=out).returncode
+    return subprocess.run(
+        [str(jb), "build", str(out), "-W", "-n", "--keep-going"], cwd=out
+    ).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m wastelab.notebooks check|preview CHAPTER.md``."""
+    """``python -m tools.notebooks check|preview CHAPTER.md``."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m wastelab.notebooks")
+    parser = argparse.ArgumentParser(prog="python -m tools.notebooks")
     parser.add_argument("action", choices=["check", "preview"])
     parser.add_argument("chapter", type=Path)
     args = parser.parse_args(argv)
@@ -145,10 +173,14 @@ def main(argv: list[str] | None = None) -> int:
         return preview(args.chapter)
     run = execute(read_notebook(args.chapter), cwd=args.chapter.resolve().parent)
     stubs = [e for e in run.errors if e["stub"]]
-    print(f"{args.chapter}: executed in {run.seconds:.1f} s; {len(stubs)} exercise cells "
-          f"raised as expected; {len(run.unexpected_errors)} unexpected errors")
+    print(
+        f"{args.chapter}: executed in {run.seconds:.1f} s; {len(stubs)} exercise cells "
+        f"raised as expected; {len(run.unexpected_errors)} unexpected errors"
+    )
     for err in run.unexpected_errors:
-        print(f"  cell {err['cell']}: {err['ename']}: {err['evalue']}\n    {err['source']!r}")
+        print(
+            f"  cell {err['cell']}: {err['ename']}: {err['evalue']}\n    {err['source']!r}"
+        )
     return 1 if run.unexpected_errors else 0
 
 

@@ -39,17 +39,68 @@ from .notebooks import STUB_TAG, is_notebook, read_notebook, toc_files
 EDITIONS = ("student", "instructor", "nbgrader")
 
 _ADMONITIONS = {
-    "admonition", "note", "tip", "hint", "important", "attention", "caution", "warning",
-    "danger", "error", "seealso", "margin", "sidebar", "topic", "dropdown", "card",
-    "epigraph", "pull-quote", "highlights", "prf:remark",
+    "admonition",
+    "note",
+    "tip",
+    "hint",
+    "important",
+    "attention",
+    "caution",
+    "warning",
+    "danger",
+    "error",
+    "seealso",
+    "margin",
+    "sidebar",
+    "topic",
+    "dropdown",
+    "card",
+    "epigraph",
+    "pull-quote",
+    "highlights",
+    "prf:remark",
 }
-_DROPPED = {"bibliography", "tableofcontents", "toctree", "contents", "highlight", "index",
-            "exercise-end", "solution-end"}
+_DROPPED = {
+    "bibliography",
+    "tableofcontents",
+    "toctree",
+    "contents",
+    "highlight",
+    "index",
+    "exercise-end",
+    "solution-end",
+}
 _CODE_DIRECTIVES = {"code-block", "code", "sourcecode", "jupyter-execute", "ipython"}
-_CODE_ROLES = {"code", "file", "samp", "command", "program", "envvar", "option", "literal",
-               "func", "class", "meth", "mod", "attr", "data", "obj", "exc", "const"}
-_LANGUAGES = {".py": "python", ".yml": "yaml", ".yaml": "yaml", ".toml": "toml",
-              ".sh": "bash", ".json": "json", ".md": "markdown", ".cfg": "ini", ".txt": ""}
+_CODE_ROLES = {
+    "code",
+    "file",
+    "samp",
+    "command",
+    "program",
+    "envvar",
+    "option",
+    "literal",
+    "func",
+    "class",
+    "meth",
+    "mod",
+    "attr",
+    "data",
+    "obj",
+    "exc",
+    "const",
+}
+_LANGUAGES = {
+    ".py": "python",
+    ".yml": "yaml",
+    ".yaml": "yaml",
+    ".toml": "toml",
+    ".sh": "bash",
+    ".json": "json",
+    ".md": "markdown",
+    ".cfg": "ini",
+    ".txt": "",
+}
 
 
 # ------------------------------------------------------------------------- MyST blocks
@@ -81,7 +132,9 @@ def _parse(text: str) -> list[_Block]:
         match = _OPEN.match(lines[i])
         info = match["info"].strip() if match else ""
         directive = _DIRECTIVE.match(info) if match else None
-        is_fence = match and (directive or (match["fence"][0] != ":" and "`" not in info))
+        is_fence = match and (
+            directive or (match["fence"][0] != ":" and "`" not in info)
+        )
         if not is_fence:
             plain.append(lines[i])
             i += 1
@@ -93,17 +146,18 @@ def _parse(text: str) -> list[_Block]:
             if stripped and set(stripped) == {char} and len(stripped) >= count:
                 break
             end += 1
-        body = [_dedent_line(line, indent) for line in lines[i + 1:end]]
+        body = [_dedent_line(line, indent) for line in lines[i + 1 : end]]
         if plain:
             blocks.append(_Block("text", plain))
             plain = []
         if directive:
-            block = _Block("directive", body, directive["name"], directive["args"].strip(),
-                           indent)
+            block = _Block(
+                "directive", body, directive["name"], directive["args"].strip(), indent
+            )
             block.options, block.content = _split_options(body)
             blocks.append(block)
         else:
-            blocks.append(_Block("fence", lines[i:end + 1]))
+            blocks.append(_Block("fence", lines[i : end + 1]))
         i = end + 1
     if plain:
         blocks.append(_Block("text", plain))
@@ -112,7 +166,7 @@ def _parse(text: str) -> list[_Block]:
 
 def _dedent_line(line: str, indent: str) -> str:
     if indent and line.startswith(indent):
-        return line[len(indent):]
+        return line[len(indent) :]
     return "" if not line.strip() else line
 
 
@@ -146,27 +200,61 @@ def _walk(blocks: list[_Block]):
     for block in blocks:
         if block.kind == "directive":
             yield block
-            if block.name not in ("code-cell", "literalinclude") \
-                    and block.name not in _CODE_DIRECTIVES:
+            if (
+                block.name not in ("code-cell", "literalinclude")
+                and block.name not in _CODE_DIRECTIVES
+            ):
                 yield from _walk(_parse("\n".join(block.content)))
 
 
 # ------------------------------------------------------------------------- bibliography
-_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303",
-            "=": "\u0304", ".": "\u0307", "c": "\u0327", "v": "\u030c", "u": "\u0306",
-            "H": "\u030b", "k": "\u0328"}
-_LETTERS = {"ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "l": "ł", "L": "Ł", "i": "ı",
-            "aa": "å", "AA": "Å", "oe": "œ", "OE": "Œ", "&": "&", "%": "%", "_": "_"}
+_ACCENTS = {
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    '"': "\u0308",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "c": "\u0327",
+    "v": "\u030c",
+    "u": "\u0306",
+    "H": "\u030b",
+    "k": "\u0328",
+}
+_LETTERS = {
+    "ss": "ß",
+    "o": "ø",
+    "O": "Ø",
+    "ae": "æ",
+    "AE": "Æ",
+    "l": "ł",
+    "L": "Ł",
+    "i": "ı",
+    "aa": "å",
+    "AA": "Å",
+    "oe": "œ",
+    "OE": "Œ",
+    "&": "&",
+    "%": "%",
+    "_": "_",
+}
 
 
 def _latex_to_text(text: str) -> str:
     """BibTeX field text as plain Unicode: accents, ``\\url``, braces, dashes."""
     text = re.sub(r"\\url\{([^}]*)\}", r"\1", text)
-    text = re.sub(r"\\([`'^\"~=.])\s*\{?([A-Za-z])\}?",
-                  lambda m: m[2] + _ACCENTS[m[1]], text)
-    text = re.sub(r"\\([cvuHk])\s*\{([A-Za-z])\}", lambda m: m[2] + _ACCENTS[m[1]], text)
-    text = re.sub(r"\\(ss|aa|AA|ae|AE|oe|OE|[oOlLi&%_])(?![A-Za-z])",
-                  lambda m: _LETTERS[m[1]], text)
+    text = re.sub(
+        r"\\([`'^\"~=.])\s*\{?([A-Za-z])\}?", lambda m: m[2] + _ACCENTS[m[1]], text
+    )
+    text = re.sub(
+        r"\\([cvuHk])\s*\{([A-Za-z])\}", lambda m: m[2] + _ACCENTS[m[1]], text
+    )
+    text = re.sub(
+        r"\\(ss|aa|AA|ae|AE|oe|OE|[oOlLi&%_])(?![A-Za-z])",
+        lambda m: _LETTERS[m[1]],
+        text,
+    )
     text = re.sub(r"\\[A-Za-z]+\s*", "", text).replace("{", "").replace("}", "")
     text = text.replace("---", "\u2014").replace("--", "\u2013").replace("~", " ")
     return unicodedata.normalize("NFC", re.sub(r"\s+", " ", text).strip())
@@ -174,18 +262,19 @@ def _latex_to_text(text: str) -> str:
 
 def _bib_value(text: str, i: int) -> tuple[str, int]:
     """The field value starting at ``text[i]`` (braced, quoted or bare) and where it ends."""
-    if text[i] in "{\"":
-        close, depth, j = ("}" if text[i] == "{" else "\""), 0, i
+    if text[i] in '{"':
+        close, depth, j = ("}" if text[i] == "{" else '"'), 0, i
         while j < len(text):
             if text[j] == "{":
                 depth += 1
             elif text[j] == "}":
                 depth -= 1
-            if (close == "}" and depth == 0) or (close == "\"" and j > i and text[j] == "\""
-                                                 and depth == 0):
-                return text[i + 1:j], j + 1
+            if (close == "}" and depth == 0) or (
+                close == '"' and j > i and text[j] == '"' and depth == 0
+            ):
+                return text[i + 1 : j], j + 1
             j += 1
-        return text[i + 1:], len(text)
+        return text[i + 1 :], len(text)
     match = re.match(r"[^,}\s]*", text[i:])
     return match[0], i + match.end()
 
@@ -234,8 +323,10 @@ def _cite_parts(entry: dict[str, str] | None, key: str) -> tuple[str, str]:
     """(authors, year) for an in-text citation: "Goodfellow et al.", "2016"."""
     if not entry:
         return key, ""
-    names = [_last_name(n) for n in _split_authors(entry.get("author", entry.get("editor",
-                                                                                 "")))]
+    names = [
+        _last_name(n)
+        for n in _split_authors(entry.get("author", entry.get("editor", "")))
+    ]
     if not names:
         authors = _latex_to_text(entry.get("title", key))
     elif len(names) == 1:
@@ -248,7 +339,7 @@ def _cite_parts(entry: dict[str, str] | None, key: str) -> tuple[str, str]:
 
 
 def _full_name(name: str) -> str:
-    """"Last, First" -> "First Last", as plain text."""
+    """ "Last, First" -> "First Last", as plain text."""
     if "," in name and not name.startswith("{"):
         last, _, first = name.partition(",")
         name = f"{first.strip()} {last.strip()}"
@@ -258,13 +349,23 @@ def _full_name(name: str) -> str:
 def _reference_line(entry: dict[str, str], key: str) -> str:
     """A reference list entry: authors (year). *Title*. Venue."""
     names = [_full_name(n) for n in _split_authors(entry.get("author", ""))]
-    authors = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] \
-        if names else ""
+    authors = (
+        names[0]
+        if len(names) == 1
+        else ", ".join(names[:-1]) + " and " + names[-1]
+        if names
+        else ""
+    )
     year = _latex_to_text(entry.get("year", "n.d."))
     title = _latex_to_text(entry.get("title", key))
-    venue = next((_latex_to_text(entry[f]) for f in ("journal", "booktitle", "publisher",
-                                                       "howpublished", "school") if f in entry),
-                 "")
+    venue = next(
+        (
+            _latex_to_text(entry[f])
+            for f in ("journal", "booktitle", "publisher", "howpublished", "school")
+            if f in entry
+        ),
+        "",
+    )
     note = _latex_to_text(entry.get("url", entry.get("note", "")))
     parts = [f"{authors} ({year}). *{title}*." if authors else f"*{title}* ({year})."]
     if venue:
@@ -297,7 +398,7 @@ def _chapter_number(path: Path) -> str | None:
 def _strip_front_matter(text: str) -> str:
     """The text after a leading ``---`` YAML header (the jupytext header of a chapter)."""
     match = re.match(r"---\n.*?\n---[ \t]*(\n|$)", text, re.S)
-    return text[match.end():] if match else text
+    return text[match.end() :] if match else text
 
 
 _LABEL_LINE = re.compile(r"^\s*\((?P<label>[^()\s]+)\)=\s*$")
@@ -315,17 +416,22 @@ def _index(path: Path) -> _Index:
     lines = text.split("\n")
     for i, line in enumerate(lines):
         if match := _LABEL_LINE.match(line):
-            heading = next((h for h in lines[i + 1:i + 4] if h.strip()), "")
+            heading = next((h for h in lines[i + 1 : i + 4] if h.strip()), "")
             if heading_match := re.match(r"^#+\s+(.+)$", heading):
-                labels[match["label"]] = sections[match["label"]] = heading_match[1].strip()
+                labels[match["label"]] = sections[match["label"]] = heading_match[
+                    1
+                ].strip()
     exercises = figures = 0
     blocks = _parse(text)
     for block in _walk(blocks):
         label = str(block.options.get("label", block.options.get("name", "")))
         if block.name in ("exercise", "exercise-start"):
             if "nonumber" in block.options:
-                labels[label] = f"the exercise \u201c{block.args}\u201d" if block.args \
+                labels[label] = (
+                    f"the exercise \u201c{block.args}\u201d"
+                    if block.args
                     else "the exercise"
+                )
                 continue
             exercises += 1
             numbers[label] = f"{prefix}{exercises}"
@@ -341,8 +447,9 @@ def _index(path: Path) -> _Index:
         cited += [k.strip() for k in match[1].split(",") if k.strip() not in cited]
     labels.pop("", None)
     numbers.pop("", None)
-    return _Index(path, number, title, labels, sections, numbers, glue,
-                  list(dict.fromkeys(cited)))
+    return _Index(
+        path, number, title, labels, sections, numbers, glue, list(dict.fromkeys(cited))
+    )
 
 
 def _glue_calls(source: str) -> dict[str, str]:
@@ -353,10 +460,13 @@ def _glue_calls(source: str) -> dict[str, str]:
         return {}
     found = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr",
-                                                                           "")) == "glue" \
-                and len(node.args) >= 2 and isinstance(node.args[0], ast.Constant) \
-                and isinstance(node.args[0].value, str):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", "")) == "glue"
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             found[node.args[0].value] = ast.unparse(node.args[1])
     return found
 
@@ -377,8 +487,15 @@ def _find_definition(tree: ast.Module, qualname: str) -> ast.AST | None:
     scope: list[ast.stmt] = tree.body
     node = None
     for part in qualname.split("."):
-        node = next((n for n in scope if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                        ast.ClassDef)) and n.name == part), None)
+        node = next(
+            (
+                n
+                for n in scope
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and n.name == part
+            ),
+            None,
+        )
         if node is None:
             return None
         scope = node.body if isinstance(node, ast.ClassDef) else []
@@ -387,7 +504,7 @@ def _find_definition(tree: ast.Module, qualname: str) -> ast.AST | None:
 
 def _node_source(lines: list[str], node: ast.AST) -> str:
     start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-    return textwrap.dedent("\n".join(lines[start - 1:node.end_lineno]))
+    return textwrap.dedent("\n".join(lines[start - 1 : node.end_lineno]))
 
 
 def _module_bindings(tree: ast.Module, module: str, is_package: bool) -> dict[str, str]:
@@ -400,24 +517,33 @@ def _module_bindings(tree: ast.Module, module: str, is_package: bool) -> dict[st
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
-                        bindings[alias.asname] = f"import {alias.name} as {alias.asname}"
+                        bindings[alias.asname] = (
+                            f"import {alias.name} as {alias.asname}"
+                        )
                     else:
                         top = alias.name.split(".")[0]
                         bindings[top] = f"import {alias.name}"
             elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
                 base = node.module or ""
                 if node.level:
-                    parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 \
+                    parent = (
+                        package.rsplit(".", node.level - 1)[0]
+                        if node.level > 1
                         else package
+                    )
                     base = f"{parent}.{base}" if base else parent
                 for alias in node.names:
                     name = alias.asname or alias.name
                     suffix = f" as {alias.asname}" if alias.asname else ""
                     bindings[name] = f"from {base} import {alias.name}{suffix}"
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            elif isinstance(
+                node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            ):
                 bindings[node.name] = f"from {module} import {node.name}"
             elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                targets = (
+                    node.targets if isinstance(node, ast.Assign) else [node.target]
+                )
                 for target in targets:
                     for name in ast.walk(target):
                         if isinstance(name, ast.Name):
@@ -469,7 +595,12 @@ def _locate(dotted: str) -> tuple[Path, str, str, bool]:
         raise ValueError(f"solution {dotted!r}: {err}") from err
     if not source_file or owner is None:
         raise ValueError(f"solution {dotted!r}: no Python source for it")
-    return Path(source_file), obj.__qualname__, owner.__name__, hasattr(owner, "__path__")
+    return (
+        Path(source_file),
+        obj.__qualname__,
+        owner.__name__,
+        hasattr(owner, "__path__"),
+    )
 
 
 def reference(dotted: str) -> Reference:
@@ -487,7 +618,9 @@ def reference(dotted: str) -> Reference:
         raise ValueError(f"solution {dotted!r}: {qualname} not found in {path}")
     bindings = _module_bindings(tree, module, is_package)
     used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - {node.name}
-    imports = _merge_imports([bindings[name] for name in sorted(used) if name in bindings])
+    imports = _merge_imports(
+        [bindings[name] for name in sorted(used) if name in bindings]
+    )
     return Reference(dotted, node.name, _node_source(text.split("\n"), node), imports)
 
 
@@ -497,8 +630,11 @@ def _stub_definitions(source: str) -> list[ast.stmt]:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    return [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                   ast.ClassDef))]
+    return [
+        n
+        for n in tree.body
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ]
 
 
 def _stub_names(source: str) -> list[str]:
@@ -535,8 +671,12 @@ def _merge_imports(lines: list[str]) -> list[str]:
     for line in lines:
         if match := re.fullmatch(r"from (\S+) import (.+)", line):
             names = froms.setdefault(match[1], [])
-            names += [n for n in (x.strip() for x in match[2].split(",")) if n not in names]
-    return plain + [f"from {module} import {', '.join(names)}" for module, names in froms.items()]
+            names += [
+                n for n in (x.strip() for x in match[2].split(",")) if n not in names
+            ]
+    return plain + [
+        f"from {module} import {', '.join(names)}" for module, names in froms.items()
+    ]
 
 
 def _forward_call(node: ast.FunctionDef | ast.AsyncFunctionDef, target: str) -> str:
@@ -557,16 +697,28 @@ class _Exporter:
     def __init__(self, path: Path, edition: str, root: Path):
         self.path, self.edition, self.root = path, edition, root
         self.index = _index(path)
-        self.others = [_index(p) for p in sorted(path.parent.glob("*.md"))
-                       if p != path and _safe_is_notebook(p)]
+        self.others = [
+            _index(p)
+            for p in sorted(path.parent.glob("*.md"))
+            if p != path and _safe_is_notebook(p)
+        ]
         self.labels = {k: v for other in self.others for k, v in other.labels.items()}
         self.labels.update(self.index.labels)
         self.numbers = {k: v for other in self.others for k, v in other.numbers.items()}
         self.numbers.update(self.index.numbers)
         self.titles = {other.path.stem: other.title for other in self.others}
         self.titles[path.stem] = self.index.title
-        bib = next((p for p in (path.parent / "references.bib",
-                                root / "book" / "references.bib") if p.exists()), None)
+        bib = next(
+            (
+                p
+                for p in (
+                    path.parent / "references.bib",
+                    root / "book" / "references.bib",
+                )
+                if p.exists()
+            ),
+            None,
+        )
         self.bib = read_bib(bib) if bib else {}
         self.exercises = 0
         self.figures = 0
@@ -578,13 +730,20 @@ class _Exporter:
     # --- inline -----------------------------------------------------------------------
     def inline(self, text: str) -> str:
         """Roles, labels, comments and links of plain Markdown text, rewritten."""
-        kept = [line for line in text.split("\n")
-                if not _LABEL_LINE.match(line) and not re.match(r"^\s*%", line)]
+        kept = [
+            line
+            for line in text.split("\n")
+            if not _LABEL_LINE.match(line) and not re.match(r"^\s*%", line)
+        ]
         text = "\n".join(kept)
-        text = re.sub(r"^([ \t]*\$\$)[ \t]*\([^()\s]+\)[ \t]*$", r"\1", text, flags=re.M)
+        text = re.sub(
+            r"^([ \t]*\$\$)[ \t]*\([^()\s]+\)[ \t]*$", r"\1", text, flags=re.M
+        )
         pattern = re.compile(
             r"(\{(?P<role>[A-Za-z][\w.:+-]*)\})?(?P<ticks>`+)"
-            r"(?P<body>(?:(?!\n\s*\n).)+?)(?<!`)(?P=ticks)(?!`)", re.S)
+            r"(?P<body>(?:(?!\n\s*\n).)+?)(?<!`)(?P=ticks)(?!`)",
+            re.S,
+        )
 
         def replace(match: re.Match) -> str:
             if not match["role"]:
@@ -593,7 +752,7 @@ class _Exporter:
 
         out, last = [], 0
         for match in pattern.finditer(text):
-            out.append(self.links(text[last:match.start()]))
+            out.append(self.links(text[last : match.start()]))
             out.append(replace(match))
             last = match.end()
         out.append(self.links(text[last:]))
@@ -601,6 +760,7 @@ class _Exporter:
 
     def links(self, text: str) -> str:
         """Relative links to chapters (``04_x.md``) -> the exported ``04_x.ipynb``."""
+
         def chapter_link(match: re.Match) -> str:
             return f"]({match[1]}.ipynb{match[2] or ''})"
 
@@ -670,15 +830,21 @@ class _Exporter:
                     out.append("\n".join(block.lines))
                 else:
                     rendered = self.directive(block)
-                    out.append(textwrap.indent(rendered, block.indent) if block.indent
-                               else rendered)
+                    out.append(
+                        textwrap.indent(rendered, block.indent)
+                        if block.indent
+                        else rendered
+                    )
             return "\n\n".join(p.strip("\n") for p in out if p.strip())
         finally:
             self.depth -= 1
 
     def body(self, block: _Block) -> str:
-        return self.markdown("\n".join(block.content)) if self.depth < 8 else \
-            "\n".join(block.content)
+        return (
+            self.markdown("\n".join(block.content))
+            if self.depth < 8
+            else "\n".join(block.content)
+        )
 
     def directive(self, block: _Block) -> str:
         name = block.name
@@ -697,7 +863,9 @@ class _Exporter:
                 return ""
             if name in _CODE_DIRECTIVES or name == "code-cell":
                 language = block.args.split()[0] if block.args else ""
-                return _fenced("\n".join(block.content), language, block.options.get("caption"))
+                return _fenced(
+                    "\n".join(block.content), language, block.options.get("caption")
+                )
             if name == "math":
                 return "$$\n" + "\n".join(block.content) + "\n$$"
             if name == "include":
@@ -707,12 +875,17 @@ class _Exporter:
                 return f"*(included file `{block.args}`)*"
             if name.startswith("glue"):
                 key = block.args.split(":")[0]
-                return f"*(the {name.partition(':')[2] or 'output'} `{key}` is computed by a " \
-                       f"code cell above)*"
+                return (
+                    f"*(the {name.partition(':')[2] or 'output'} `{key}` is computed by a "
+                    f"code cell above)*"
+                )
             if name in ("eval-rst", "raw", "csv-table"):
                 language = "rst" if name == "eval-rst" else ""
-                return "\n".join(block.content) if name == "raw" else \
-                    _fenced("\n".join(block.content), language)
+                return (
+                    "\n".join(block.content)
+                    if name == "raw"
+                    else _fenced("\n".join(block.content), language)
+                )
             if name in _ADMONITIONS or name.startswith("prf:"):
                 return self.admonition(block)
             # anything else (list-table, tab-set, grid, div, unknown): title and content
@@ -724,11 +897,23 @@ class _Exporter:
 
     def admonition(self, block: _Block) -> str:
         name = block.name.split(":")[-1]
-        default = {"seealso": "See also", "admonition": "", "pull-quote": "", "epigraph": "",
-                   "highlights": "", "margin": "", "card": "", "dropdown": ""}
-        title = self.inline(block.args) if block.args else default.get(name, name.title())
+        default = {
+            "seealso": "See also",
+            "admonition": "",
+            "pull-quote": "",
+            "epigraph": "",
+            "highlights": "",
+            "margin": "",
+            "card": "",
+            "dropdown": "",
+        }
+        title = (
+            self.inline(block.args) if block.args else default.get(name, name.title())
+        )
         text = (f"**{title}**\n\n" if title else "") + self.body(block)
-        return "\n".join(f"> {line}" if line.strip() else ">" for line in text.split("\n"))
+        return "\n".join(
+            f"> {line}" if line.strip() else ">" for line in text.split("\n")
+        )
 
     def exercise(self, block: _Block) -> str:
         self.current_exercise = str(block.options.get("label", ""))
@@ -737,8 +922,11 @@ class _Exporter:
             heading = f"### Exercise{title}"
         else:
             self.exercises += 1
-            number = f"{self.index.number}.{self.exercises}" if self.index.number \
+            number = (
+                f"{self.index.number}.{self.exercises}"
+                if self.index.number
                 else str(self.exercises)
+            )
             heading = f"### Exercise {number}{title}"
         return heading + "\n\n" + self.body(block)
 
@@ -746,8 +934,11 @@ class _Exporter:
         if self.edition != "instructor":
             return ""
         target = block.args.split()[0] if block.args else ""
-        heading = f"#### Solution to {self.labels[target]}" if target in self.labels \
+        heading = (
+            f"#### Solution to {self.labels[target]}"
+            if target in self.labels
             else "#### Solution"
+        )
         return heading + "\n\n" + self.body(block)
 
     def literalinclude(self, block: _Block) -> str:
@@ -763,10 +954,12 @@ class _Exporter:
         lines = text.split("\n")
         if "lines" in options:
             lines = _select_lines(lines, str(options["lines"]))
-        for key, keep_marker, at_start in (("start-after", False, True),
-                                           ("start-at", True, True),
-                                           ("end-before", False, False),
-                                           ("end-at", True, False)):
+        for key, keep_marker, at_start in (
+            ("start-after", False, True),
+            ("start-at", True, True),
+            ("end-before", False, False),
+            ("end-at", True, False),
+        ):
             if key in options:
                 lines = _cut(lines, str(options[key]), keep_marker, at_start)
         code = "\n".join(lines)
@@ -778,7 +971,9 @@ class _Exporter:
 
     def figure(self, block: _Block) -> str:
         source = block.args.strip()
-        alt = str(block.options.get("alt", "")) or (block.content[0] if block.content else "")
+        alt = str(block.options.get("alt", "")) or (
+            block.content[0] if block.content else ""
+        )
         alt = re.sub(r"[\[\]`{}]", "", alt)[:120]
         if re.match(r"\w+://", source):
             image = f"![{alt}]({source})"
@@ -789,15 +984,20 @@ class _Exporter:
                 while name in self.attachments:
                     name = "x" + name
                 mime = mimetypes.guess_type(path.name)[0] or "image/png"
-                self.attachments[name] = {mime: base64.b64encode(path.read_bytes()).decode()}
+                self.attachments[name] = {
+                    mime: base64.b64encode(path.read_bytes()).decode()
+                }
                 image = f"![{alt}](attachment:{name})"
             else:
                 image = f"*(image `{source}`)*"
         caption = ""
         if block.name == "figure" and block.content:
             self.figures += 1
-            number = f"{self.index.number}.{self.figures}" if self.index.number \
+            number = (
+                f"{self.index.number}.{self.figures}"
+                if self.index.number
                 else str(self.figures)
+            )
             caption = f"\n\n*Figure {number}: {self.body(block)}*"
         return image + caption
 
@@ -849,8 +1049,8 @@ def _cut(lines: list[str], marker: str, keep: bool, at_start: bool) -> list[str]
     for i, line in enumerate(lines):
         if marker in line:
             if at_start:
-                return lines[i if keep else i + 1:]
-            return lines[:i + 1 if keep else i]
+                return lines[i if keep else i + 1 :]
+            return lines[: i + 1 if keep else i]
     raise ValueError(f"marker {marker!r} not found")
 
 
@@ -869,23 +1069,41 @@ def _find_root(path: Path) -> Path:
 
 
 _TITLES = {
-    "student": ("Student edition",
-                "Exercise cells raise `NotImplementedError` until you fill them in; the check "
-                "cell below each one tells you whether your answer is right."),
-    "instructor": ("Instructor edition: contains the solutions, do not hand it out",
-                   "Every exercise cell holds the book's tested reference solution, so the "
-                   "whole notebook runs without errors."),
-    "nbgrader": ("nbgrader source notebook: contains the solutions",
-                 "Solution cells hold the reference inside nbgrader's solution markers; "
-                 "`nbgrader generate_assignment` turns them back into stubs. Check cells "
-                 "are autograded test cells (1 point each)."),
+    "student": (
+        "Student edition",
+        "Exercise cells raise `NotImplementedError` until you fill them in; the check "
+        "cell below each one tells you whether your answer is right.",
+    ),
+    "instructor": (
+        "Instructor edition: contains the solutions, do not hand it out",
+        "Every exercise cell holds the book's tested reference solution, so the "
+        "whole notebook runs without errors.",
+    ),
+    "nbgrader": (
+        "nbgrader source notebook: contains the solutions",
+        "Solution cells hold the reference inside nbgrader's solution markers; "
+        "`nbgrader generate_assignment` turns them back into stubs. Check cells "
+        "are autograded test cells (1 point each).",
+    ),
 }
 
 
-def _nbgrader_meta(grade_id: str, *, solution=False, grade=False, locked=False,
-                   points: int | None = None) -> dict:
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-            "solution": solution, "task": False}
+def _nbgrader_meta(
+    grade_id: str,
+    *,
+    solution=False,
+    grade=False,
+    locked=False,
+    points: int | None = None,
+) -> dict:
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     return meta
@@ -905,24 +1123,33 @@ def _instructor_source(stub: str, refs: list[Reference], answers: list[str]) -> 
     """The stub replaced by the references, bound to the stub's names (or answer values)."""
     imports = _merge_imports([line for ref in refs for line in ref.imports])
     dotted = ", ".join(ref.dotted for ref in refs)
-    blocks = ["\n".join([f"# Reference solution, from the book's tested code: {dotted}",
-                         *imports])]
+    blocks = [
+        "\n".join(
+            [f"# Reference solution, from the book's tested code: {dotted}", *imports]
+        )
+    ]
     blocks += [ref.source for ref in refs]
     if answers:
-        bindings = [f"{var} = {ref.name}()" for var, ref in zip(answers, refs, strict=True)]
+        bindings = [
+            f"{var} = {ref.name}()" for var, ref in zip(answers, refs, strict=True)
+        ]
     else:
-        bindings = [f"{name} = {ref.name}"
-                    for name, ref in zip(_stub_names(stub), refs, strict=True)
-                    if name != ref.name]
+        bindings = [
+            f"{name} = {ref.name}"
+            for name, ref in zip(_stub_names(stub), refs, strict=True)
+            if name != ref.name
+        ]
     if bindings:
         blocks.append("\n".join(bindings))
     return "\n\n\n".join(blocks)
 
 
 def _region(lines: list[str], indent: str) -> list[str]:
-    return [indent + "### BEGIN SOLUTION"] + \
-        [(indent + line) if line.strip() else "" for line in lines] + \
-        [indent + "### END SOLUTION"]
+    return (
+        [indent + "### BEGIN SOLUTION"]
+        + [(indent + line) if line.strip() else "" for line in lines]
+        + [indent + "### END SOLUTION"]
+    )
 
 
 def _nbgrader_source(stub: str, refs: list[Reference], answers: list[str]) -> str:
@@ -936,7 +1163,9 @@ def _nbgrader_source(stub: str, refs: list[Reference], answers: list[str]) -> st
     lines = stub.split("\n")
     if answers:
         kept: list[str] = []
-        for line in lines:  # the stub itself (``n = ...``), its hints without the placeholder
+        for (
+            line
+        ) in lines:  # the stub itself (``n = ...``), its hints without the placeholder
             kept += _hints([line]) if line.lstrip().startswith("#") else [line]
         while kept and not kept[-1].strip():
             kept.pop()
@@ -955,22 +1184,34 @@ def _nbgrader_source(stub: str, refs: list[Reference], answers: list[str]) -> st
         body = node.body
         first = body[0]
         if first.lineno == node.lineno:  # a one-line def: no body to put a region in
-            return "\n".join(_region(_instructor_source(stub, refs, []).split("\n"), ""))
-        docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+            return "\n".join(
+                _region(_instructor_source(stub, refs, []).split("\n"), "")
+            )
+        docstring = (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
             and isinstance(first.value.value, str)
+        )
         indent = " " * first.col_offset
         if docstring:
             header_end = first.end_lineno  # keep the stub's docstring
         else:
             header_end = first.lineno - 1
-            while header_end > node.lineno and (not lines[header_end - 1].strip()
-                                                or lines[header_end - 1].lstrip()
-                                                .startswith("#")):
+            while header_end > node.lineno and (
+                not lines[header_end - 1].strip()
+                or lines[header_end - 1].lstrip().startswith("#")
+            ):
                 header_end -= 1
         out += lines[cursor:header_end]
-        out += _hints(lines[header_end:node.end_lineno])
-        region = [f"# the book's reference: {ref.dotted}", *ref.imports, "",
-                  *ref.source.split("\n"), "", f"return {_forward_call(node, ref.name)}"]
+        out += _hints(lines[header_end : node.end_lineno])
+        region = [
+            f"# the book's reference: {ref.dotted}",
+            *ref.imports,
+            "",
+            *ref.source.split("\n"),
+            "",
+            f"return {_forward_call(node, ref.name)}",
+        ]
         out += _region(region, indent)
         cursor = node.end_lineno
     out += lines[cursor:]
@@ -994,28 +1235,41 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
         shown = path.resolve().relative_to(root).as_posix()
     except ValueError:
         shown = path.name
-    if edition != "instructor" and "{solution-start}" in path.read_text(encoding="utf-8"):
-        raise ValueError(f"{shown}: gated solutions (solution-start/solution-end) would leak "
-                         f"into the {edition} edition; use the plain {{solution}} directive")
+    if edition != "instructor" and "{solution-start}" in path.read_text(
+        encoding="utf-8"
+    ):
+        raise ValueError(
+            f"{shown}: gated solutions (solution-start/solution-end) would leak "
+            f"into the {edition} edition; use the plain {{solution}} directive"
+        )
     exporter = _Exporter(path, edition, root)
     source = read_notebook(path)
 
     nb = nbformat.v4.new_notebook()
     nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "kernelspec": {
+            "display_name": "Python 3",
+            "language": "python",
+            "name": "python3",
+        },
         "language_info": {"name": "python"},
         "wastelab": {"edition": edition, "source": shown},
     }
     heading, note = _TITLES[edition]
-    nb.cells.append(nbformat.v4.new_markdown_cell(
-        f"*{heading}. Generated from `{shown}` by `wastelab export`; edit the source, not "
-        f"this file.* {note}"))
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell(
+            f"*{heading}. Generated from `{shown}` by `python -m tools.export`; edit the source, not "
+            f"this file.* {note}"
+        )
+    )
 
     used_ids: set[str] = set()
     previous_stub = False
     for index, cell in enumerate(source.cells):
         meta = dict(cell.metadata)
-        first_line = next((line for line in cell.source.split("\n") if line.strip()), "")
+        first_line = next(
+            (line for line in cell.source.split("\n") if line.strip()), ""
+        )
         where = f"{shown}, cell {index} ({first_line[:60]!r})"
         if cell.cell_type == "markdown":
             exporter.attachments = {}
@@ -1031,8 +1285,10 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
             nb.cells.append(nbformat.v4.new_raw_cell(cell.source))
             continue
         tags = list(meta.pop("tags", []))
-        solutions, answers = _as_list(meta.pop("solution", None)), _as_list(meta.pop("answer",
-                                                                                     None))
+        solutions, answers = (
+            _as_list(meta.pop("solution", None)),
+            _as_list(meta.pop("answer", None)),
+        )
         role = ""
         if STUB_TAG in tags:
             role = "stub" if solutions else ("check" if previous_stub else "exercise")
@@ -1046,7 +1302,8 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
             raise ValueError(
                 f"{where}: a `{STUB_TAG}` cell that is neither an exercise stub with "
                 f"`solution` metadata nor the check right after one; give the stub "
-                f"`solution: dotted.path.of.reference` (see the chapter guide)")
+                f"`solution: dotted.path.of.reference` (see the chapter guide)"
+            )
         if role == "stub" and edition != "student":
             refs = []
             for dotted in solutions:
@@ -1056,13 +1313,17 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
                     raise ValueError(f"{where}: {err}") from err
             names = _stub_names(cell.source)
             if answers and len(answers) != len(refs):
-                raise ValueError(f"{where}: {len(answers)} `answer` names for {len(refs)} "
-                                 f"solutions")
+                raise ValueError(
+                    f"{where}: {len(answers)} `answer` names for {len(refs)} solutions"
+                )
             if not answers and len(names) != len(refs):
-                raise ValueError(f"{where}: the stub defines {names or 'nothing'} but "
-                                 f"`solution` names {len(refs)} reference(s) {solutions}")
-            source_text = (_instructor_source if edition == "instructor"
-                           else _nbgrader_source)(cell.source, refs, answers)
+                raise ValueError(
+                    f"{where}: the stub defines {names or 'nothing'} but "
+                    f"`solution` names {len(refs)} reference(s) {solutions}"
+                )
+            source_text = (
+                _instructor_source if edition == "instructor" else _nbgrader_source
+            )(cell.source, refs, answers)
         if role in ("stub", "check") and edition != "student":
             tags.remove(STUB_TAG)
         if tags:
@@ -1072,21 +1333,26 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
         new = nbformat.v4.new_code_cell(source_text, metadata=meta)
         if edition == "nbgrader" and role == "stub":
             label = exporter.current_exercise or f"exercise-{index}"
-            new.metadata["nbgrader"] = _nbgrader_meta(_grade_id(f"{label}-solution", used_ids),
-                                                      solution=True)
+            new.metadata["nbgrader"] = _nbgrader_meta(
+                _grade_id(f"{label}-solution", used_ids), solution=True
+            )
         elif edition == "nbgrader" and role == "check":
             label = exporter.current_exercise or f"exercise-{index}"
-            new.metadata["nbgrader"] = _nbgrader_meta(_grade_id(f"{label}-test", used_ids),
-                                                      grade=True, locked=True, points=1)
+            new.metadata["nbgrader"] = _nbgrader_meta(
+                _grade_id(f"{label}-test", used_ids), grade=True, locked=True, points=1
+            )
         nb.cells.append(new)
 
     if not exporter.bibliography_done and (references := exporter.bibliography()):
-        nb.cells.append(nbformat.v4.new_markdown_cell(references))  # the book has one page
+        nb.cells.append(
+            nbformat.v4.new_markdown_cell(references)
+        )  # the book has one page
     for number, cell in enumerate(nb.cells):
         cell.id = f"cell-{number:03d}"
         if edition == "nbgrader" and cell.cell_type == "markdown":
-            cell.metadata["nbgrader"] = _nbgrader_meta(_grade_id(f"text-{number:03d}",
-                                                                 used_ids), locked=True)
+            cell.metadata["nbgrader"] = _nbgrader_meta(
+                _grade_id(f"text-{number:03d}", used_ids), locked=True
+            )
     nbformat.validate(nb)
     return nb
 
@@ -1105,33 +1371,99 @@ def _chapter_paths(root: Path, chapters) -> list[Path]:
         found = next((p for p in candidates if p.is_file()), None)
         if found is None:
             wanted = str(chapter)
-            matches = [p for p in book_chapters(root)
-                       if p.stem == wanted or p.stem.split("_")[0].lstrip("0")
-                       == wanted.lstrip("0")]
+            matches = [
+                p
+                for p in book_chapters(root)
+                if p.stem == wanted
+                or p.stem.split("_")[0].lstrip("0") == wanted.lstrip("0")
+            ]
             if len(matches) != 1:
                 raise FileNotFoundError(
                     f"chapter {chapter!r}: {'ambiguous' if matches else 'not found'} "
-                    f"(give a path, a file stem like 03_neuron, or a chapter number)")
+                    f"(give a path, a file stem like 03_neuron, or a chapter number)"
+                )
             found = matches[0]
         paths.append(found)
     return paths
 
 
-def export_book(root: str | Path, out_dir: str | Path, edition: str,
-                chapters=None) -> list[Path]:
+def export_book(
+    root: str | Path, out_dir: str | Path, edition: str, chapters=None
+) -> list[Path]:
     """Write ``edition`` notebooks of ``chapters`` (default: every chapter notebook in
     ``root/_toc.yml``) to ``out_dir/NN_slug.ipynb``, each atomically; returns their paths.
 
     ``chapters`` are paths, file stems (``03_neuron``) or chapter numbers (``3``).
     """
-    from .data.cache import atomic_write
+    from wastelab.atomic import atomic_write
 
     if edition not in EDITIONS:
         raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
     root, out_dir = Path(root), Path(out_dir)
-    notebooks = [(p, export_chapter(p, edition)) for p in _chapter_paths(root, chapters)]
+    notebooks = [
+        (p, export_chapter(p, edition)) for p in _chapter_paths(root, chapters)
+    ]
     written = []
     for path, nb in notebooks:
-        written.append(atomic_write(out_dir / f"{path.stem}.ipynb",
-                                    lambda tmp, nb=nb: nbformat.write(nb, str(tmp))))
+        written.append(
+            atomic_write(
+                out_dir / f"{path.stem}.ipynb",
+                lambda tmp, nb=nb: nbformat.write(nb, str(tmp)),
+            )
+        )
     return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tools.export --edition student|instructor|nbgrader [CHAPTER ...]``."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.export",
+        description="chapters -> plain Jupyter notebooks (student, instructor or nbgrader)",
+    )
+    parser.add_argument("--edition", choices=EDITIONS, required=True)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the .ipynb files (default exports/EDITION)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("."),
+        help="the book's root folder, with _toc.yml (default: here)",
+    )
+    parser.add_argument(
+        "chapters",
+        nargs="*",
+        metavar="CHAPTER",
+        help="chapter paths, stems (03_neuron) or numbers (3); "
+        "default: every chapter in _toc.yml",
+    )
+    args = parser.parse_args(argv)
+    if not (args.root / "_toc.yml").is_file():
+        print(
+            f"export: no _toc.yml in {args.root.resolve()}: run this from the "
+            "repository's root or pass --root BOOK_FOLDER",
+            file=sys.stderr,
+        )
+        return 2
+    out = args.out or Path("exports") / args.edition
+    try:
+        paths = export_book(
+            args.root, out, args.edition, chapters=args.chapters or None
+        )
+    except (FileNotFoundError, ValueError) as err:
+        print(f"export: error: {err}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"wrote {path}")
+    print(f"{len(paths)} {args.edition} notebook(s) in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Build the book's editions with Jupyter Book 1.x, strictly (warnings and cell errors fail).
 
-``python -m wastelab.book_build --edition full`` writes ``_build/html``;
+``python -m tools.book_build --edition full`` writes ``_build/html``;
 ``--edition student`` writes ``_build/student/html`` from the same sources with every
 solution removed (sphinx-exercise's ``hide_solutions``).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-EDITIONS = ("full", "student")
+HTML_EDITIONS = ("full", "student")
 
 
 def edition_config(root: Path, edition: str, out_dir: Path) -> Path:
@@ -25,7 +25,7 @@ def edition_config(root: Path, edition: str, out_dir: Path) -> Path:
     if edition == "full":
         return config_path
     if edition != "student":
-        raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
+        raise ValueError(f"edition must be one of {HTML_EDITIONS}, got {edition!r}")
     config = yaml.safe_load(config_path.read_text())
     config["title"] = f"{config['title']} (student edition)"
     config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
@@ -41,8 +41,17 @@ def build(root: Path, edition: str = "full", strict: bool = True) -> Path:
     output = root / "_build" if edition == "full" else root / "_build" / "student"
     config = edition_config(root, edition, output)
     jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root),
-           "--config", str(config), "--toc", str(root / "_toc.yml"), "--builder", "html"]
+    cmd = [
+        str(jb) if jb.exists() else "jupyter-book",
+        "build",
+        str(root),
+        "--config",
+        str(config),
+        "--toc",
+        str(root / "_toc.yml"),
+        "--builder",
+        "html",
+    ]
     if edition != "full":
         cmd += ["--path-output", str(output)]
     if strict:
@@ -63,15 +72,17 @@ def build(root: Path, edition: str = "full", strict: bool = True) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--edition", choices=EDITIONS, default="full")
+    parser.add_argument("--edition", choices=HTML_EDITIONS, default="full")
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--no-strict", action="store_true", help="let warnings pass")
     args = parser.parse_args(argv)
     try:
         build(args.root, args.edition, strict=not args.no_strict)
     except subprocess.CalledProcessError as err:
-        print(f"the {args.edition} edition failed to build (exit {err.returncode})",
-              file=sys.stderr)
+        print(
+            f"the {args.edition} edition failed to build (exit {err.returncode})",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

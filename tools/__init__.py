@@ -1,0 +1,1 @@
+"""Book authoring tools: editions, notebook export, build helpers (not for learners)."""
