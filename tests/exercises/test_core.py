@@ -44,3 +44,30 @@ def test_check_value():
     check_value("answer", 92, 92, verbose=False)
     with pytest.raises(CheckFailed, match="expected 92"):
         check_value("answer", 91, 92)
+
+
+def test_self_check_prints_one_line_in_notebooks_and_raises_elsewhere(capsys):
+    from wastelab.exercises import self_check
+
+    @self_check
+    def check_double(answer):
+        """Check ``answer(v) == 2 * v``."""
+        return run_checks("my_double", answer, CASES)
+
+    def stub(v):
+        raise NotImplementedError
+
+    assert check_double.__doc__ == "Check ``answer(v) == 2 * v``."
+    assert check_double(lambda v: 2 * v) == 1  # not in a notebook: the plain check
+    with pytest.raises(CheckFailed):
+        check_double(lambda v: 3 * v)
+    with pytest.raises(NotImplementedError):
+        check_double(stub)
+    capsys.readouterr()
+    assert check_double(lambda v: 3 * v, strict=False) is None
+    wrong = capsys.readouterr().out
+    assert wrong.startswith("✗ my_double: case 1") and "hint: multiply by two" in wrong
+    check_double(stub, strict=False)
+    assert capsys.readouterr().out.startswith("… not done yet")
+    check_double(lambda v: 2 * v, strict=False)
+    assert capsys.readouterr().out.startswith("✓ my_double")

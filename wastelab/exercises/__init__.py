@@ -3,6 +3,6 @@
 Each chapter's checks live in ``wastelab.exercises.chNN``; all are importable from here.
 """
 
-from .core import Case, CheckFailed, check_value, run_checks
+from .core import Case, CheckFailed, check_value, run_checks, self_check
 
-__all__ = ["Case", "CheckFailed", "check_value", "run_checks"]
+__all__ = ["Case", "CheckFailed", "check_value", "run_checks", "self_check"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Case, check_value, run_checks
+from .core import Case, check_value, run_checks, self_check
 
 # ITU-R BT.601 luma weights for R, G and B, as Pillow's convert("L") uses them
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -84,6 +84,7 @@ def _grayscale_hint(answer: Callable) -> str:
     return _WEIGHTS_HINT
 
 
+@self_check
 def check_grayscale(my_grayscale: Callable, verbose: bool = True) -> int:
     """Check ``my_grayscale(rgb)``: uint8 (H, W, 3) in, the luminance as uint8 (H, W) out.
 
@@ -148,6 +149,7 @@ def n_numbers_answer() -> int:
     return height * width * channels
 
 
+@self_check
 def check_numbers_in_image(n_numbers: Any, verbose: bool = True) -> None:
     """Check the reader's count of the numbers in one 64 x 64 RGB image."""
     expected = numbers_in_image(64, 64, 3)

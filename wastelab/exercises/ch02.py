@@ -12,7 +12,7 @@ import numpy as np
 
 from ..data.prepare import load_default
 from ..data.splits import Splits
-from .core import CheckFailed, check_value
+from .core import CheckFailed, check_value, self_check
 
 
 def stratified_indices(
@@ -113,6 +113,7 @@ def _call(
         ) from err
 
 
+@self_check
 def check_stratified_indices(
     my_stratified_indices: Callable, verbose: bool = True
 ) -> int:
@@ -187,6 +188,7 @@ def baseline_accuracy_answer(data: Splits | None = None) -> float:
     return float(np.mean(data.y_test == 0))
 
 
+@self_check
 def check_majority_accuracy(accuracy: Any, data: Splits, verbose: bool = True) -> None:
     """Check the accuracy of always answering "no bottle" on ``data``'s test split."""
     bottle = data.class_names.index("bottle") if "bottle" in data.class_names else 1

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import neuron
-from .core import Case, run_checks
+from .core import Case, run_checks, self_check
 
 _OVERFLOW_HINT = (
     "np.exp(-z) overflows for z = -1000 (e^1000 is too large for a float). "
@@ -37,6 +37,7 @@ def _strict(answer: Callable) -> Callable:
     return run
 
 
+@self_check
 def check_sigmoid(my_sigmoid: Callable, verbose: bool = True) -> None:
     """Check ``my_sigmoid(z)``: values, works on arrays of any shape, no overflow at +-1000."""
     z = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
@@ -71,6 +72,7 @@ def check_sigmoid(my_sigmoid: Callable, verbose: bool = True) -> None:
     run_checks("my_sigmoid", _strict(my_sigmoid), cases, verbose=verbose)
 
 
+@self_check
 def check_softmax(my_softmax: Callable, verbose: bool = True) -> None:
     """Check ``my_softmax(z)``: the course's numbers, large scores, one distribution per row."""
     course = np.array([1.0, 0.3, 3.0, 0.5])
@@ -105,6 +107,7 @@ def check_softmax(my_softmax: Callable, verbose: bool = True) -> None:
     run_checks("my_softmax", _strict(my_softmax), cases, verbose=verbose)
 
 
+@self_check
 def check_relu_derivative(my_relu_derivative: Callable, verbose: bool = True) -> None:
     """Check ``my_relu_derivative(z)``: 0 for z < 0, 1 for z > 0, same shape as ``z``."""
     z = np.array([-3.0, -0.5, 0.25, 2.0, 40.0])
@@ -127,6 +130,7 @@ def check_relu_derivative(my_relu_derivative: Callable, verbose: bool = True) ->
     run_checks("my_relu_derivative", my_relu_derivative, cases, verbose=verbose)
 
 
+@self_check
 def check_sigmoid_derivative(
     my_sigmoid_derivative: Callable, verbose: bool = True
 ) -> None:

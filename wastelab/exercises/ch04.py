@@ -13,7 +13,7 @@ import numpy as np
 from .. import backprop
 from ..neuron import softmax
 from .ch03 import _strict
-from .core import Case, check_value, run_checks
+from .core import Case, check_value, run_checks, self_check
 
 # (layer sizes, what they are) for check_count_parameters
 ARCHITECTURES: tuple[tuple[list[int], str], ...] = (
@@ -55,6 +55,7 @@ def _count_hint(layer_sizes: Sequence[int]) -> str:
     )
 
 
+@self_check
 def check_count_parameters(my_count_parameters: Callable, verbose: bool = True) -> None:
     """Check ``my_count_parameters(layer_sizes)`` on several architectures, the course's 92
     and the MLP's 320,386 among them."""
@@ -93,6 +94,7 @@ def hand_gradient_answer() -> float:
     return float(upstream * slope * x[0, 1])  # times the input the weight multiplies
 
 
+@self_check
 def check_hand_gradient(value: float, verbose: bool = True) -> None:
     """Check the reader's dLoss/dW1[1, 1] for :func:`tiny_network` against ``backward``."""
     if value is Ellipsis or value is None:
@@ -139,6 +141,7 @@ def output_delta(z: np.ndarray, y_onehot: np.ndarray) -> np.ndarray:
     return (softmax(z, axis=1) - y) / len(z)
 
 
+@self_check
 def check_output_delta(my_output_delta: Callable, verbose: bool = True) -> None:
     """Check ``my_output_delta(z, y_onehot)`` (both (N, K)) against :func:`output_delta`."""
     one_z = np.array([[2.0, -1.0, 0.5]])

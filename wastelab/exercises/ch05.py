@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .ch03 import _strict
-from .core import Case, CheckFailed, check_value, run_checks
+from .core import Case, CheckFailed, check_value, run_checks, self_check
 
 #: Probabilities are clipped to [EPSILON, 1] before the log, as Keras does.
 EPSILON = 1e-7
@@ -97,6 +97,7 @@ def _cross_entropy_hint(
     return _CE_HINT
 
 
+@self_check
 def check_cross_entropy(my_cross_entropy: Callable, verbose: bool = True) -> None:
     """Check ``my_cross_entropy(probs, y_onehot)`` (both (N, K)) -> one number, the mean loss.
 
@@ -164,6 +165,7 @@ def tape_gradient_answer() -> float:
     return float(tape.gradient(y, x))
 
 
+@self_check
 def check_tape_gradient(grad: object, verbose: bool = True) -> None:
     """Check the reader's dy/dx of y = x**3 - 2x at x = 2 (a float or a scalar tensor)."""
     if grad is Ellipsis:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .core import Case, CheckFailed, check_value, run_checks
+from .core import Case, CheckFailed, check_value, run_checks, self_check
 
 #: The steps-per-epoch exercise: this many training images, this batch size.
 EXERCISE_N, EXERCISE_BATCH = 1000, 64
@@ -37,6 +37,7 @@ def momentum_step(
     return np.asarray(w, dtype=float) + v_new, v_new
 
 
+@self_check
 def check_sgd_step(my_sgd_step: Callable, verbose: bool = True) -> None:
     """Check ``my_sgd_step(w, grad, lr)`` on a number, a vector and a matrix of weights."""
     w_vec, g_vec = np.array([1.0, -2.0, 0.5]), np.array([0.5, -1.0, 0.0])
@@ -113,6 +114,7 @@ def _momentum_hint(answer: Callable) -> str:
     return generic
 
 
+@self_check
 def check_momentum_step(my_momentum_step: Callable, verbose: bool = True) -> None:
     """Check ``my_momentum_step(w, v, grad, lr, beta)`` -> ``(w_new, v_new)`` on first steps
     (v = 0) and on steps that carry a velocity."""
@@ -143,6 +145,7 @@ def steps_per_epoch_answer() -> int:
     return math.ceil(EXERCISE_N / EXERCISE_BATCH)
 
 
+@self_check
 def check_steps_per_epoch(n_steps: object, verbose: bool = True) -> None:
     """Check the reader's number of steps in one epoch of 1,000 images with batch size 64."""
     if n_steps is Ellipsis or n_steps is None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .ch03 import _strict
-from .core import Case, CheckFailed, check_value, run_checks
+from .core import Case, CheckFailed, check_value, run_checks, self_check
 
 # The value exercise: a survey of photos, few of which show a bottle.
 SURVEY_PHOTOS = 2000
@@ -122,6 +122,7 @@ _ZERO_HINT = (
 )
 
 
+@self_check
 def check_precision_recall_f1(
     my_precision_recall_f1: Callable, verbose: bool = True
 ) -> None:
@@ -183,6 +184,7 @@ def _number(value: Any, name: str) -> float:
     return float(arr.ravel()[0])
 
 
+@self_check
 def check_majority_guess(
     majority_accuracy: Any, majority_f1: Any, verbose: bool = True
 ) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .core import Case, CheckFailed, run_checks
+from .core import Case, CheckFailed, run_checks, self_check
 
 
 def mlp_param_count(
@@ -92,6 +92,7 @@ def _count_hint(answer: Callable, args: tuple) -> str:
     return general
 
 
+@self_check
 def check_mlp_param_count(my_mlp_param_count: Callable, verbose: bool = True) -> None:
     """Check ``my_mlp_param_count(input_shape, hidden, n_classes)`` -> int.
 
@@ -203,6 +204,7 @@ def _inspect(model, first: int, second: int) -> None:
         )
 
 
+@self_check
 def check_two_hidden_mlp(my_two_hidden_mlp: Callable, verbose: bool = True) -> None:
     """Check ``my_two_hidden_mlp(first, second)`` -> a keras.Model on (50, 50, 1) images.
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .core import Case, check_value, run_checks
+from .core import Case, check_value, run_checks, self_check
 
 PADDINGS = ("valid", "same")
 
@@ -139,6 +139,7 @@ def _correlate_valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return np.einsum("ijkl,kl->ij", windows, kernel)
 
 
+@self_check
 def check_conv_output_size(my_conv_output_size: Callable, verbose: bool = True) -> None:
     """Check ``my_conv_output_size(n, k, padding, stride)`` on the course CNN's sizes and
     on strided cases; the hints name the usual slips (off by one, padding, rounding)."""
@@ -193,6 +194,7 @@ def check_conv_output_size(my_conv_output_size: Callable, verbose: bool = True) 
     run_checks("my_conv_output_size", my_conv_output_size, cases, verbose=verbose)
 
 
+@self_check
 def check_conv2d(my_conv2d: Callable, verbose: bool = True) -> None:
     """Check ``my_conv2d(image, kernel)`` ('valid', stride 1) against numpy's sliding windows.
 
@@ -243,6 +245,7 @@ def check_conv2d(my_conv2d: Callable, verbose: bool = True) -> None:
     run_checks("my_conv2d", my_conv2d, cases, verbose=verbose)
 
 
+@self_check
 def check_conv_params(n_params: int, verbose: bool = True) -> None:
     """Check the parameter count of Conv2D(32 filters, 5 x 5) on RGB input (with biases)."""
     if n_params is Ellipsis or n_params is None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..data.pipeline import class_weights
-from .core import Case, CheckFailed, run_checks
+from .core import Case, CheckFailed, run_checks, self_check
 
 
 def _as_weight_vector(my_class_weights: Callable) -> Callable:
@@ -67,6 +67,7 @@ def _diagnose(my_class_weights: Callable, y: np.ndarray) -> str:
     return formula
 
 
+@self_check
 def check_class_weights(my_class_weights: Callable, verbose: bool = True) -> None:
     """Check ``my_class_weights(y)``: the "balanced" weights ``n / (k * count)`` as a dict.
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..data.pipeline import steps_per_epoch
-from .core import Case, CheckFailed, check_value, run_checks
+from .core import Case, CheckFailed, check_value, run_checks, self_check
 
 # The value exercise: a training set, train's default batch per GPU, four GPUs.
 EXERCISE_IMAGES = 10_000
@@ -57,6 +57,7 @@ def steps_on_four_gpus_answer() -> int:
     return steps_per_epoch(EXERCISE_IMAGES, batch)
 
 
+@self_check
 def check_scaled_learning_rate(
     my_scaled_learning_rate: Callable, verbose: bool = True
 ) -> None:
@@ -92,6 +93,7 @@ def check_scaled_learning_rate(
     )
 
 
+@self_check
 def check_steps_on_four_gpus(n_steps: Any, verbose: bool = True) -> None:
     """Check the reader's steps per epoch for 10,000 images on 4 GPUs at 256 per GPU."""
     if n_steps is Ellipsis or n_steps is None:
