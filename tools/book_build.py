@@ -28,7 +28,10 @@ def edition_config(root: Path, edition: str, out_dir: Path) -> Path:
         raise ValueError(f"edition must be one of {HTML_EDITIONS}, got {edition!r}")
     config = yaml.safe_load(config_path.read_text())
     config["title"] = f"{config['title']} (student edition)"
-    config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+    sphinx = config.setdefault("sphinx", {})
+    sphinx.setdefault("config", {})["hide_solutions"] = True
+    # folded answers to questions (class "answer") go too; see tools/hide_answers.py
+    sphinx.setdefault("local_extensions", {})["hide_answers"] = str(root / "tools")
     out_dir.mkdir(parents=True, exist_ok=True)
     student = out_dir / "_config_student.yml"
     student.write_text(yaml.safe_dump(config, sort_keys=False))
