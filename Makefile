@@ -7,14 +7,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB     := $(BIN)/jupyter-book
 
-.PHONY: all setup book student test lint bench clean export-student export-instructor export-nbgrader
+.PHONY: all setup book student test lint lock bench clean export-student export-instructor export-nbgrader
 
 all: book
 
-$(STAMP): pyproject.toml
+# Installs exactly the versions in constraints.txt (the lock; `make lock` refreshes it).
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -33,11 +34,22 @@ student: $(STAMP)
 export-%: $(STAMP)
 	$(BIN)/python -m tools.export --edition $* --out exports/$*
 
+# The tests; those of the executed pages read the last `make book` (they skip without it).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check wastelab tests bench
+	$(BIN)/ruff check wastelab tools tests bench
+	$(BIN)/ruff format --check wastelab tools tests bench
+
+# Refresh constraints.txt: resolve pyproject.toml's dependencies afresh in a scratch venv.
+lock:
+	rm -rf .lockvenv
+	$(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/python -m pip install --quiet --upgrade pip
+	.lockvenv/bin/python -m pip install --quiet -e ".[dev]"
+	.lockvenv/bin/python -m pip freeze --exclude-editable | grep -v '^wastelab' > constraints.txt
+	rm -rf .lockvenv
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_speed.py
