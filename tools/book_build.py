@@ -30,8 +30,9 @@ def edition_config(root: Path, edition: str, out_dir: Path) -> Path:
     config["title"] = f"{config['title']} (student edition)"
     sphinx = config.setdefault("sphinx", {})
     sphinx.setdefault("config", {})["hide_solutions"] = True
-    # folded answers to questions (class "answer") go too; see tools/hide_answers.py
-    sphinx.setdefault("local_extensions", {})["hide_answers"] = str(root / "tools")
+    # the copy lives under _build/: local extension folders become absolute paths
+    local = sphinx.get("local_extensions") or {}
+    sphinx["local_extensions"] = {k: str((root / v).resolve()) for k, v in local.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     student = out_dir / "_config_student.yml"
     student.write_text(yaml.safe_dump(config, sort_keys=False))
