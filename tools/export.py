@@ -2,19 +2,29 @@
 
 A chapter is a MyST Markdown notebook; Jupyter cannot render MyST directives and roles, so
 the exporter rewrites its Markdown into plain Jupyter Markdown (exercises become numbered
-headings, admonitions blockquotes, ``literalinclude`` real code blocks, citations
-author-year text) and treats the exercise cells per edition:
+headings, admonitions blockquotes, folded ones and hints ``<details>``, ``literalinclude``
+real code blocks, citations author-year text) and treats the exercise cells per edition.
+A stub cell carries the tag ``exercise`` and names its reference in the metadata
+``solution`` (``answer`` for a value); its check cell carries ``exercise-check``.
 
-- ``student``: solutions removed, exercise stubs kept as they are (they raise
-  ``NotImplementedError`` until the reader fills them in);
-- ``instructor``: solutions kept, each stub replaced by the tested reference code the
-  stub's ``solution`` metadata names, so every check cell passes;
+- ``student``: solutions and folded answers to questions (``:class: dropdown answer``)
+  removed, stubs and checks kept as they are;
+- ``instructor``: solutions and answers kept, each stub replaced by the tested reference
+  code its ``solution`` metadata names, so every check passes;
 - ``nbgrader``: an nbgrader source notebook: each stub becomes a solution cell with the
-  reference between ``### BEGIN SOLUTION`` / ``### END SOLUTION``, each check cell an
-  autograded test cell, the text read-only.
+  reference between ``### BEGIN SOLUTION`` / ``### END SOLUTION``; each check cell an
+  autograded test cell: the visible check, made strict, then hidden tests with literal
+  inputs and expected values computed from the reference now (:mod:`tools.answers`);
+  questions (exercises without a stub, answers to "check your understanding") and
+  exercises whose checks compare no literal values become manually graded cells; the
+  text is read-only.
+
+No edition may show an answer: a cell that runs a check on anything but the reader's
+``my_*`` (or a value stub's name), or a check cell that names a reference, stops the
+export, as does the old ``raises-exception`` tag.
 
 ``export_chapter(path, edition)`` returns the notebook; ``export_book(root, out, edition)``
-writes one ``.ipynb`` per chapter.
+writes one ``.ipynb`` per chapter; ``python -m tools.export`` is the command line.
 """
 
 from __future__ import annotations
@@ -34,7 +44,15 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from .notebooks import STUB_TAG, is_notebook, read_notebook, toc_files
+from . import answers as _answers
+from .notebooks import (
+    CHECK_TAG,
+    OLD_TAG,
+    STUB_TAG,
+    is_notebook,
+    read_notebook,
+    toc_files,
+)
 
 EDITIONS = ("student", "instructor", "nbgrader")
 
@@ -723,6 +741,9 @@ class _Exporter:
         self.exercises = 0
         self.figures = 0
         self.current_exercise = ""
+        self.code_exercises: set[str] = set()  # labels of exercises with a stub cell
+        self.manual: list[tuple[str, str]] = []  # nbgrader: (grade id, model answer)
+        self.questions = 0
         self.attachments: dict[str, dict[str, str]] = {}
         self.depth = 0
         self.bibliography_done = False
@@ -896,7 +917,21 @@ class _Exporter:
             return shown + ("\n\n" + "\n".join(block.content) if block.content else "")
 
     def admonition(self, block: _Block) -> str:
+        """A block quote; folded ones (``:class: dropdown``, ``{dropdown}``) a
+        ``<details>`` element that Jupyter shows folded; answers to questions
+        (``:class: dropdown answer``) only in the instructor edition (nbgrader: a manually
+        graded answer cell in their place)."""
         name = block.name.split(":")[-1]
+        classes = str(block.options.get("class", "")).split()
+        if "answer" in classes:
+            if self.edition == "student":
+                return ""
+            if self.edition == "nbgrader":
+                self.questions += 1
+                return self.manual_answer(
+                    f"question-{self.questions}", self.body(block)
+                )
+        folded = "dropdown" in classes or name in ("dropdown", "toggle")
         default = {
             "seealso": "See also",
             "admonition": "",
@@ -910,6 +945,9 @@ class _Exporter:
         title = (
             self.inline(block.args) if block.args else default.get(name, name.title())
         )
+        if folded:
+            summary = title or ("Answer" if "answer" in classes else "More")
+            return f"<details>\n<summary>{summary}</summary>\n\n{self.body(block)}\n\n</details>"
         text = (f"**{title}**\n\n" if title else "") + self.body(block)
         return "\n".join(
             f"> {line}" if line.strip() else ">" for line in text.split("\n")
@@ -930,10 +968,21 @@ class _Exporter:
             heading = f"### Exercise {number}{title}"
         return heading + "\n\n" + self.body(block)
 
+    def manual_answer(self, grade_id: str, answer: str) -> str:
+        """A mark where the nbgrader edition gets a manually graded answer cell, which
+        holds ``answer`` (``generate_assignment`` replaces it with "YOUR ANSWER HERE")."""
+        self.manual.append((grade_id, answer))
+        return f"\x00MANUAL {len(self.manual) - 1}\x00"
+
     def solution(self, block: _Block) -> str:
+        target = block.args.split()[0] if block.args else ""
+        if self.edition == "nbgrader" and target not in self.code_exercises:
+            # a question: the solution is the model answer of a manually graded cell
+            return self.manual_answer(
+                f"{target or 'exercise'}-answer", self.body(block)
+            )
         if self.edition != "instructor":
             return ""
-        target = block.args.split()[0] if block.args else ""
         heading = (
             f"#### Solution to {self.labels[target]}"
             if target in self.labels
@@ -1071,8 +1120,8 @@ def _find_root(path: Path) -> Path:
 _TITLES = {
     "student": (
         "Student edition",
-        "Exercise cells raise `NotImplementedError` until you fill them in; the check "
-        "cell below each one tells you whether your answer is right.",
+        "Fill in each exercise cell (its functions raise `NotImplementedError` until "
+        "you do); the check cell below it tells you whether your answer is right.",
     ),
     "instructor": (
         "Instructor edition: contains the solutions, do not hand it out",
@@ -1083,7 +1132,8 @@ _TITLES = {
         "nbgrader source notebook: contains the solutions",
         "Solution cells hold the reference inside nbgrader's solution markers; "
         "`nbgrader generate_assignment` turns them back into stubs. Check cells "
-        "are autograded test cells (1 point each).",
+        "are autograded test cells (1 point each) with hidden tests; answers to "
+        "questions are manually graded cells (1 point each).",
     ),
 }
 
@@ -1218,12 +1268,120 @@ def _nbgrader_source(stub: str, refs: list[Reference], answers: list[str]) -> st
     return "\n".join(out)
 
 
+@dataclass
+class _Stub:
+    """An exercise stub of the chapter, as the nbgrader edition grades it."""
+
+    cell: nbformat.NotebookNode  # the exported cell
+    label: str  # the exercise's label
+    names: list[str]  # the functions it defines (``my_*``); empty for a value
+    answers: list[str]  # the values it asks for (metadata ``answer``)
+    solutions: list[str]  # dotted paths of the references
+    manual: bool  # metadata ``grading: manual``: graded by hand
+
+
+def _check_calls(source: str) -> list[ast.Call]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and (
+            getattr(node.func, "id", None) or getattr(node.func, "attr", "")
+        ).startswith("check_")
+    ]
+
+
+def _leaks(source: str, allowed: set[str], references: set[str], check: bool) -> str:
+    """Why a code cell shows an answer (a check run on something other than the reader's
+    answer; in a check cell, a reference named), or "" when it does not."""
+    for call in _check_calls(source):
+        first = call.args[0] if call.args else None
+        if first is not None and not (
+            isinstance(first, ast.Name) and first.id in allowed
+        ):
+            return (
+                f"it runs a check on `{ast.unparse(first)}`, not on the reader's answer "
+                f"({', '.join(sorted(allowed)) or 'no stub defines one'}): show that call "
+                "in the solution, unexecuted"
+            )
+    if not check:
+        return ""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    named = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    named |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    named |= {
+        a.asname or a.name
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        for a in n.names
+    }
+    named |= {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names
+    }
+    leaked = sorted((named & references) - allowed)
+    if leaked:
+        return f"the check cell names the reference {leaked[0]!r}"
+    return ""
+
+
+def _grade_check(stubs: list[_Stub], check_source: str, where: str) -> tuple[str, str]:
+    """The nbgrader test cell for ``check_source`` (the visible checks made strict, then
+    hidden tests) and "", or ("", why) when the exercise is graded by hand."""
+    if any(stub.manual for stub in stubs):
+        return "", "marked `grading: manual`"
+    functions: dict[str, object] = {}
+    values: dict[str, object] = {}
+    for stub in stubs:
+        try:
+            refs = [_answers.resolve(d) for d in stub.solutions]
+        except (ImportError, AttributeError) as err:
+            raise ValueError(f"{where}: {err}") from err
+        if stub.answers:
+            for var, ref in zip(stub.answers, refs, strict=True):
+                values[var] = ref() if callable(ref) else ref
+        else:
+            functions.update(zip(stub.names, refs, strict=True))
+    try:
+        recorded = _answers.record(check_source, functions, values)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from err
+    missing = [name for name in functions if not recorded.cases.get(name)]
+    if missing:
+        why = recorded.problem or (
+            f"its checks compare no values of {', '.join(missing)} that can be written "
+            "as literals"
+        )
+        return "", why
+    expected = {}
+    for var, value in values.items():
+        try:
+            _answers.literal(value)
+        except _answers.NotLiteral:
+            return "", f"the value of {var} cannot be written as a literal"
+        rtol, atol = recorded.value_tolerance.get(var, (_answers.VALUE_RTOL, 1e-8))
+        expected[var] = (value, rtol, atol)
+    visible = _answers.strict_checks(check_source).rstrip("\n")
+    return visible + "\n\n" + _answers.hidden_tests(recorded.cases, expected), ""
+
+
+_MANUAL_MARK = re.compile(r"\n?[ \t>]*\x00MANUAL (\d+)\x00[ \t]*(?:\n|$)")
+
+
 def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
     """One chapter (``book/NN_slug.md``) as a plain Jupyter notebook of ``edition``.
 
     ``edition`` is ``"student"``, ``"instructor"`` or ``"nbgrader"`` (see the module doc).
     Raises ``ValueError`` naming the chapter and cell when an exercise cell has no usable
-    ``solution`` metadata (instructor and nbgrader editions need it).
+    ``solution`` metadata (instructor and nbgrader editions need it), when a cell still
+    carries the old ``raises-exception`` tag, or when a cell shows an answer (runs a check
+    on anything but the reader's ``my_*``, or a check cell names a reference).
     """
     if edition not in EDITIONS:
         raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
@@ -1245,6 +1403,17 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
     exporter = _Exporter(path, edition, root)
     source = read_notebook(path)
 
+    # what the reader's answers are called, and what the references are called
+    allowed: set[str] = set()
+    references: set[str] = set()
+    for cell in source.cells:
+        if cell.cell_type == "code" and STUB_TAG in cell.metadata.get("tags", []):
+            allowed |= set(_stub_names(cell.source))
+            allowed |= set(_as_list(cell.metadata.get("answer")))
+            references |= {
+                d.rpartition(".")[2] for d in _as_list(cell.metadata.get("solution"))
+            }
+
     nb = nbformat.v4.new_notebook()
     nb.metadata = {
         "kernelspec": {
@@ -1258,13 +1427,22 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
     heading, note = _TITLES[edition]
     nb.cells.append(
         nbformat.v4.new_markdown_cell(
-            f"*{heading}. Generated from `{shown}` by `python -m tools.export`; edit the source, not "
-            f"this file.* {note}"
+            f"*{heading}. Generated from `{shown}` by `python -m tools.export`; edit "
+            f"the source, not this file.* {note}"
         )
     )
 
     used_ids: set[str] = set()
-    previous_stub = False
+    pending: list[_Stub] = []  # stubs waiting for their check cell
+    by_hand: list[str] = []  # nbgrader: code exercises graded by hand, and why
+
+    def grade_by_hand(stubs: list[_Stub], why: str) -> None:
+        for stub in stubs:
+            stub.cell.metadata["nbgrader"].update(grade=True, points=1)
+            stub.cell.metadata["wastelab"]["grading"] = f"by hand: {why}"
+        if stubs:
+            by_hand.append(f"{stubs[0].label}: {why}")
+
     for index, cell in enumerate(source.cells):
         meta = dict(cell.metadata)
         first_line = next(
@@ -1273,13 +1451,36 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
         where = f"{shown}, cell {index} ({first_line[:60]!r})"
         if cell.cell_type == "markdown":
             exporter.attachments = {}
+            label_before = exporter.current_exercise
             text = exporter.markdown(cell.source)
-            if not text.strip():
-                continue
-            new = nbformat.v4.new_markdown_cell(text)
-            if exporter.attachments:
-                new.attachments = exporter.attachments
-            nb.cells.append(new)
+            if pending and exporter.current_exercise != label_before:
+                grade_by_hand(pending, "it has no check cell")
+                pending = []
+            pieces = _MANUAL_MARK.split(text)
+            for number, piece in enumerate(pieces):
+                if number % 2 == 1:  # a manually graded answer (nbgrader edition)
+                    grade_id, answer = exporter.manual[int(piece)]
+                    new = nbformat.v4.new_markdown_cell(answer)
+                    new.metadata["nbgrader"] = _nbgrader_meta(
+                        _grade_id(grade_id, used_ids),
+                        solution=True,
+                        grade=True,
+                        points=1,
+                    )
+                    new.metadata["wastelab"] = {"role": "answer"}
+                    nb.cells.append(new)
+                    continue
+                if not piece.strip():
+                    continue
+                new = nbformat.v4.new_markdown_cell(piece.strip("\n"))
+                attached = {
+                    name: data
+                    for name, data in exporter.attachments.items()
+                    if f"attachment:{name}" in piece
+                }
+                if attached:
+                    new.attachments = attached
+                nb.cells.append(new)
             continue
         if cell.cell_type != "code":
             nb.cells.append(nbformat.v4.new_raw_cell(cell.source))
@@ -1289,10 +1490,22 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
             _as_list(meta.pop("solution", None)),
             _as_list(meta.pop("answer", None)),
         )
+        manual = str(meta.pop("grading", "")).lower() == "manual"
+        if OLD_TAG in tags:
+            raise ValueError(
+                f"{where}: the tag `{OLD_TAG}` is gone (no cell may fail): tag the stub "
+                f"`{STUB_TAG}` (with `solution` metadata; it raises only when called) "
+                f"and its check cell `{CHECK_TAG}`"
+            )
         role = ""
         if STUB_TAG in tags:
-            role = "stub" if solutions else ("check" if previous_stub else "exercise")
-        previous_stub = role == "stub"
+            role = "stub" if solutions else "exercise"
+        elif CHECK_TAG in tags:
+            role = "check"
+        if role != "stub" and (
+            why := _leaks(cell.source, allowed, references, role == "check")
+        ):
+            raise ValueError(f"{where}: this cell shows an answer: {why}")
         if "hide-input" in tags:
             meta.setdefault("jupyter", {})["source_hidden"] = True
         if "hide-output" in tags:
@@ -1300,10 +1513,12 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
         source_text = cell.source
         if role == "exercise" and edition != "student":
             raise ValueError(
-                f"{where}: a `{STUB_TAG}` cell that is neither an exercise stub with "
-                f"`solution` metadata nor the check right after one; give the stub "
-                f"`solution: dotted.path.of.reference` (see the chapter guide)"
+                f"{where}: an `{STUB_TAG}` cell without `solution` metadata; give the "
+                f"stub `solution: dotted.path.of.reference` (see the chapter guide)"
             )
+        names = _stub_names(cell.source) if role == "stub" else []
+        if role == "stub":
+            exporter.code_exercises.add(exporter.current_exercise)
         if role == "stub" and edition != "student":
             refs = []
             for dotted in solutions:
@@ -1311,7 +1526,6 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
                     refs.append(reference(dotted))
                 except (ValueError, SyntaxError, OSError) as err:
                     raise ValueError(f"{where}: {err}") from err
-            names = _stub_names(cell.source)
             if answers and len(answers) != len(refs):
                 raise ValueError(
                     f"{where}: {len(answers)} `answer` names for {len(refs)} solutions"
@@ -1324,35 +1538,50 @@ def export_chapter(path: str | Path, edition: str) -> nbformat.NotebookNode:
             source_text = (
                 _instructor_source if edition == "instructor" else _nbgrader_source
             )(cell.source, refs, answers)
-        if role in ("stub", "check") and edition != "student":
-            tags.remove(STUB_TAG)
         if tags:
             meta["tags"] = tags
         if role:
             meta["wastelab"] = {"role": role}
         new = nbformat.v4.new_code_cell(source_text, metadata=meta)
+        label = exporter.current_exercise or f"exercise-{index}"
         if edition == "nbgrader" and role == "stub":
-            label = exporter.current_exercise or f"exercise-{index}"
             new.metadata["nbgrader"] = _nbgrader_meta(
                 _grade_id(f"{label}-solution", used_ids), solution=True
             )
-        elif edition == "nbgrader" and role == "check":
-            label = exporter.current_exercise or f"exercise-{index}"
-            new.metadata["nbgrader"] = _nbgrader_meta(
-                _grade_id(f"{label}-test", used_ids), grade=True, locked=True, points=1
+            pending.append(
+                _Stub(new, label, [] if answers else names, answers, solutions, manual)
             )
+        elif edition == "nbgrader" and role == "check" and pending:
+            graded, why = _grade_check(pending, cell.source, where)
+            if graded:
+                new.source = graded
+                new.metadata["nbgrader"] = _nbgrader_meta(
+                    _grade_id(f"{label}-test", used_ids),
+                    grade=True,
+                    locked=True,
+                    points=1,
+                )
+            else:
+                grade_by_hand(pending, why)
+            pending = []
         nb.cells.append(new)
+    if pending:
+        grade_by_hand(pending, "it has no check cell")
 
-    if not exporter.bibliography_done and (references := exporter.bibliography()):
-        nb.cells.append(
-            nbformat.v4.new_markdown_cell(references)
-        )  # the book has one page
+    if not exporter.bibliography_done and (references_text := exporter.bibliography()):
+        nb.cells.append(nbformat.v4.new_markdown_cell(references_text))
     for number, cell in enumerate(nb.cells):
         cell.id = f"cell-{number:03d}"
-        if edition == "nbgrader" and cell.cell_type == "markdown":
+        if (
+            edition == "nbgrader"
+            and cell.cell_type == "markdown"
+            and "nbgrader" not in cell.metadata
+        ):
             cell.metadata["nbgrader"] = _nbgrader_meta(
                 _grade_id(f"text-{number:03d}", used_ids), locked=True
             )
+    if edition == "nbgrader":
+        nb.metadata["wastelab"]["graded_by_hand"] = by_hand
     nbformat.validate(nb)
     return nb
 
@@ -1446,8 +1675,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.root / "_toc.yml").is_file():
         print(
-            f"export: no _toc.yml in {args.root.resolve()}: run this from the "
-            "repository's root or pass --root BOOK_FOLDER",
+            f"export: no _toc.yml in {args.root.resolve()}: run `python -m tools.export` "
+            "from the repository (the folder with _toc.yml), or pass --root "
+            "PATH/TO/REPOSITORY",
             file=sys.stderr,
         )
         return 2
@@ -1461,6 +1691,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in paths:
         print(f"wrote {path}")
+        if args.edition == "nbgrader":
+            meta = nbformat.read(path, as_version=4).metadata.get("wastelab", {})
+            for line in meta.get("graded_by_hand", []):
+                print(f"  graded by hand: {line}")
     print(f"{len(paths)} {args.edition} notebook(s) in {out}")
     return 0
 

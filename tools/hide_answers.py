@@ -1,8 +1,9 @@
-"""Sphinx extension for the student edition: remove folded answers to questions.
+"""Sphinx extension for the student edition: no answer reaches the reader.
 
-Answers to "check your understanding" questions and self-tests are admonitions with the
-class ``answer`` (``:class: dropdown answer``). With ``hide_solutions`` on (the student
-edition), they are removed from the pages, as sphinx-exercise removes solutions.
+With ``hide_solutions`` on (the student edition), sphinx-exercise removes solutions; this
+extension also removes folded answers to questions and self-tests (admonitions with the
+class ``answer``: ``:class: dropdown answer``), and ships no page sources (``_sources``
+would hold every solution) nor the download button that links to them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ def _remove_answers(app, doctree) -> None:
             node.parent.remove(node)
 
 
+def _no_sources(app, config) -> None:
+    if config.hide_solutions:
+        config.html_copy_source = False
+        config.html_theme_options["use_download_button"] = False
+
+
 def setup(app):
     if "hide_solutions" not in app.config.values:
         app.add_config_value("hide_solutions", False, "env")
+    app.connect("config-inited", _no_sources)
     app.connect("doctree-read", _remove_answers)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
