@@ -162,3 +162,66 @@ def test_train_sigmoid_neuron_rejects_bad_shapes():
 def test_course_data_is_read_only():
     with pytest.raises(ValueError):
         COURSE_X[0, 0] = 5
+
+
+def test_cross_entropy_neuron_is_logistic_regression():
+    """Gradient descent on cross-entropy finds scikit-learn's (unpenalised) weights."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    points = np.vstack(
+        [rng.normal([-1, -0.5], 1.0, (100, 2)), rng.normal([1, 0.5], 1.0, (100, 2))]
+    )
+    labels = np.repeat([0, 1], 100)
+    x = np.hstack([points, np.ones((200, 1))])  # a constant input acts as the bias
+    w, errors = train_sigmoid_neuron(
+        x,
+        labels,
+        steps=500,
+        loss="cross_entropy",
+        learning_rate=1 / 200,
+        weights=[0, 0, 0],
+    )
+    model = LogisticRegression(C=np.inf).fit(points, labels)
+    np.testing.assert_allclose(
+        w.ravel(), [*model.coef_[0], model.intercept_[0]], rtol=1e-3
+    )
+    assert errors.shape == (500,)
+
+
+def test_cross_entropy_escapes_a_confidently_wrong_start_faster():
+    trained, _ = train_sigmoid_neuron()
+    flipped = 1 - COURSE_Y
+    _, squared = train_sigmoid_neuron(y=flipped, steps=200, weights=trained)
+    _, cross = train_sigmoid_neuron(
+        y=flipped, steps=200, weights=trained, loss="cross_entropy"
+    )
+    assert squared[0] == cross[0] > 0.99  # the same, confidently wrong, start
+    assert cross[-1] < 0.05 < squared[-1]
+
+
+def test_train_sigmoid_neuron_rejects_bad_loss_and_weights():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train_sigmoid_neuron(loss="hinge")
+    with pytest.raises(ValueError, match="one per input"):
+        train_sigmoid_neuron(weights=[1.0, 2.0])
+    start = np.array([0.5, -0.5, 0.1])
+    train_sigmoid_neuron(weights=start, steps=3)
+    np.testing.assert_array_equal(start, [0.5, -0.5, 0.1])  # not changed in place
+
+
+def test_error_histories_can_share_one_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from wastelab import plots
+
+    fig = plots.plot_error_history([0.5, 0.2, 0.1], label="squared error")
+    plots.plot_error_history([0.5, 0.05, 0.01], ax=fig.axes[0], label="cross-entropy")
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["squared error", "cross-entropy"]
+    assert ax.lines[0].get_color() != ax.lines[1].get_color()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "squared error",
+        "cross-entropy",
+    ]

@@ -1,7 +1,7 @@
-"""A multi-layer perceptron in numpy: forward pass, backpropagation, gradient check, training.
+"""A multi-layer perceptron in numpy: forward pass, backpropagation, gradient check.
 
-Conventions: a batch ``x`` has shape (N, n_inputs); layer ``l`` has weights ``W`` of shape
-(n_in, n_out) and biases ``b`` of shape (n_out,), so a layer computes ``z = a @ W + b``.
+Conventions: a batch ``x`` has shape (N, n_inputs); layer ``l`` has weights ``W`` of
+shape (n_in, n_out) and biases ``b`` of shape (n_out,): a layer computes ``a @ W + b``.
 The loss is cross-entropy: with a softmax output (one probability per class) or with
 sigmoid outputs (one independent yes/no probability per output unit).
 """
@@ -47,7 +47,7 @@ def _check_names(hidden: str, output: str) -> None:
 
 
 def count_parameters(layer_sizes: ArrayLike) -> int:
-    """Number of weights and biases of an MLP: sum over layers of n_in * n_out + n_out."""
+    """Weights and biases of an MLP: the sum over layers of n_in * n_out + n_out."""
     sizes = _check_layer_sizes(layer_sizes)
     return sum(
         n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
@@ -120,7 +120,7 @@ def _check_targets(y_onehot: ArrayLike, out: np.ndarray) -> np.ndarray:
 
 
 def _cross_entropy(z: np.ndarray, y: np.ndarray, output: str) -> float:
-    """Mean cross-entropy computed from the last weighted sums ``z`` (stable, no log(0))."""
+    """Mean cross-entropy from the last weighted sums ``z`` (stable, no log(0))."""
     if output == "softmax":
         # -log softmax(z)_true = logsumexp(z) - z_true
         top = z.max(axis=1, keepdims=True)
@@ -140,7 +140,7 @@ def loss(
     hidden: str = "sigmoid",
     output: str = "softmax",
 ) -> float:
-    """Mean cross-entropy of the network on ``x`` (N, n_inputs) with targets (N, n_outputs)."""
+    """Mean cross-entropy of the network on ``x`` (N, n_inputs), targets (N, n_out)."""
     out, cache = forward(params, x, hidden, output)
     y = _check_targets(y_onehot, out)
     return _cross_entropy(cache["z"][-1], y, output)
@@ -186,11 +186,12 @@ def gradient_check(
     hidden: str = "sigmoid",
     output: str = "softmax",
 ) -> float:
-    """Compare ``backward`` with central finite differences; return the largest relative error.
+    """Compare ``backward`` with central finite differences: the largest relative error.
 
-    For each weight matrix and bias vector: ||analytic - numeric|| / (||analytic|| + ||numeric||)
-    where numeric = (loss(p + eps) - loss(p - eps)) / (2 eps), one parameter at a time.
-    Values around 1e-7 or smaller mean the gradients are right. ``params`` is left unchanged.
+    For each weight matrix and bias vector: ||analytic - numeric|| divided by
+    (||analytic|| + ||numeric||), where numeric is the central difference
+    (loss(p + eps) - loss(p - eps)) / (2 eps), one parameter at a time. Values around
+    1e-7 or smaller mean the gradients are right. ``params`` is left unchanged.
     """
     work = [(w.astype(float), b.astype(float)) for w, b in params]
     _, cache = forward(work, x, hidden, output)
@@ -257,9 +258,10 @@ def train_mlp(
     """Train an MLP with (mini-batch) gradient descent.
 
     ``x``: (N, n_inputs); ``y``: integer labels (N,) or one-hot targets (N, n_outputs).
-    ``batch_size=None`` uses the whole set per step (full-batch gradient descent); otherwise
-    the examples are shuffled every epoch and split into batches. Returns the trained
-    parameters and the loss on the whole training set after each epoch, shape (epochs,).
+    ``batch_size=None`` uses the whole set per step (full-batch gradient descent);
+    otherwise the examples are shuffled every epoch and split into batches. Returns the
+    trained parameters and the loss on the whole training set after each epoch,
+    shape (epochs,).
     """
     sizes = _check_layer_sizes(layer_sizes)
     _check_names(hidden, output)
@@ -293,7 +295,7 @@ def train_mlp(
 def predict(
     params: Params, x: ArrayLike, hidden: str = "sigmoid", output: str = "softmax"
 ) -> np.ndarray:
-    """Class ids (N,) int64: the most probable class, or probability >= 0.5 for one sigmoid."""
+    """Class ids (N,) int64: the most probable class (one sigmoid: p >= 0.5)."""
     out, _ = forward(params, x, hidden, output)
     if out.shape[1] == 1:
         return (out[:, 0] >= 0.5).astype(np.int64)

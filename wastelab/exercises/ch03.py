@@ -1,12 +1,14 @@
-"""Self-checks for chapter 3, the artificial neuron: sigmoid, softmax and two derivatives.
+"""Self-checks for chapter 3, the artificial neuron: sigmoid, softmax, two derivatives.
 
 Each ``check_*`` prints a one-line verdict when every case passes and raises
-:class:`~wastelab.exercises.core.CheckFailed` (saying which input failed, with a hint) at
-the first wrong one; an answer that still raises ``NotImplementedError`` passes it through.
+:class:`~wastelab.exercises.core.CheckFailed` (saying which input failed, with a hint)
+at the first wrong one; an answer that still raises ``NotImplementedError`` passes it
+through (in a notebook, ``self_check`` turns both into one printed line).
 
 Every check runs the reader's function on several inputs and compares it with the
-reference in :mod:`wastelab.neuron`. Overflow counts as a mistake: the answer is run with
-numpy's floating-point warnings turned into errors, so ``np.exp(1000)`` does not slip by.
+reference in :mod:`wastelab.neuron`. Overflow counts as a mistake: the answer is run
+with numpy's floating-point warnings turned into errors, so ``np.exp(1000)`` does not
+slip by.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from .core import Case, run_checks, self_check
 
 _OVERFLOW_HINT = (
     "np.exp(-z) overflows for z = -1000 (e^1000 is too large for a float). "
-    "Only ever take exp of a number <= 0: for z < 0 use e^z / (1 + e^z), which is the same "
-    "value, e.g. with e = np.exp(-np.abs(z))."
+    "Only ever take exp of a number <= 0: for z < 0 use e^z / (1 + e^z), which is the "
+    "same value, e.g. with e = np.exp(-np.abs(z))."
 )
 
 
@@ -39,7 +41,7 @@ def _strict(answer: Callable) -> Callable:
 
 @self_check
 def check_sigmoid(my_sigmoid: Callable, verbose: bool = True) -> None:
-    """Check ``my_sigmoid(z)``: values, works on arrays of any shape, no overflow at +-1000."""
+    """Check ``my_sigmoid(z)``: values, arrays of any shape, no overflow at +-1000."""
     z = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
     grid = np.linspace(-6, 6, 12).reshape(3, 4)
     cases = [
@@ -56,7 +58,8 @@ def check_sigmoid(my_sigmoid: Callable, verbose: bool = True) -> None:
         Case(
             (z,),
             neuron.sigmoid(z),
-            hint="use np.exp (not math.exp) so the function works on a whole array at once",
+            hint="use np.exp (not math.exp) so the function works on a whole array "
+            "at once",
         ),
         Case(
             (grid,),
@@ -74,7 +77,7 @@ def check_sigmoid(my_sigmoid: Callable, verbose: bool = True) -> None:
 
 @self_check
 def check_softmax(my_softmax: Callable, verbose: bool = True) -> None:
-    """Check ``my_softmax(z)``: the course's numbers, large scores, one distribution per row."""
+    """Check ``my_softmax(z)``: the course's numbers, large scores, rows one by one."""
     course = np.array([1.0, 0.3, 3.0, 0.5])
     rows = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-1.0, 5.0, 0.5]])
     far_apart = np.array([[1.0, 2.0, 3.0], [1000.0, 1001.0, 1002.0]])
@@ -82,26 +85,29 @@ def check_softmax(my_softmax: Callable, verbose: bool = True) -> None:
         Case(
             (course,),
             neuron.softmax(course),
-            hint="softmax(z)_i = e^(z_i) / (e^(z_1) + ... + e^(z_K)): take np.exp of every "
-            "score, then divide by their sum so the results add up to 1",
+            hint="softmax(z)_i = e^(z_i) / (e^(z_1) + ... + e^(z_K)): take np.exp of "
+            "every score, then divide by their sum so the results add up to 1",
         ),
         Case(
             (np.array([1000.0, 1001.0]),),
             neuron.softmax(np.array([1000.0, 1001.0])),
-            hint="e^1000 overflows to inf and inf / inf is nan; subtract the largest score "
-            "first: e^(z - max) / sum e^(z - max) is the same value and never overflows",
+            hint="e^1000 overflows to inf and inf / inf is nan; subtract the largest "
+            "score first: e^(z - max) / sum e^(z - max) is the same value and never "
+            "overflows",
         ),
         Case(
             (rows,),
             neuron.softmax(rows),
-            hint="a 2-D input holds one example per row: normalise each row on its own, "
-            "with np.max(z, axis=-1, keepdims=True) and np.sum(e, axis=-1, keepdims=True)",
+            hint="a 2-D input holds one example per row: normalise each row on its "
+            "own, with np.max(z, axis=-1, keepdims=True) and "
+            "np.sum(e, axis=-1, keepdims=True)",
         ),
         Case(
             (far_apart,),
             neuron.softmax(far_apart),
-            hint="subtract each row's own maximum (axis=-1, keepdims=True), not the maximum "
-            "of the whole array: otherwise a row of small scores underflows to 0 / 0",
+            hint="subtract each row's own maximum (axis=-1, keepdims=True), not the "
+            "maximum of the whole array: otherwise a row of small scores underflows to "
+            "0 / 0",
         ),
     ]
     run_checks("my_softmax", _strict(my_softmax), cases, verbose=verbose)
@@ -109,7 +115,7 @@ def check_softmax(my_softmax: Callable, verbose: bool = True) -> None:
 
 @self_check
 def check_relu_derivative(my_relu_derivative: Callable, verbose: bool = True) -> None:
-    """Check ``my_relu_derivative(z)``: 0 for z < 0, 1 for z > 0, same shape as ``z``."""
+    """Check ``my_relu_derivative(z)``: 0 for z < 0, 1 for z > 0, the shape of ``z``."""
     z = np.array([-3.0, -0.5, 0.25, 2.0, 40.0])
     grid = np.linspace(-2.5, 2.5, 6).reshape(2, 3)
     cases = [
@@ -134,28 +140,28 @@ def check_relu_derivative(my_relu_derivative: Callable, verbose: bool = True) ->
 def check_sigmoid_derivative(
     my_sigmoid_derivative: Callable, verbose: bool = True
 ) -> None:
-    """Check ``my_sigmoid_derivative(z)``: sigmoid(z) * (1 - sigmoid(z)) for a weighted sum z."""
+    """Check ``my_sigmoid_derivative(z)``: sigmoid(z) * (1 - sigmoid(z)) for a sum z."""
     z = np.array([-4.0, -1.0, 0.0, 0.5, 3.0])
     cases = [
         Case(
             (0.0,),
             float(neuron.sigmoid_derivative(0.0)),
-            hint="the slope is s * (1 - s) with s = sigmoid(z): at z = 0, s = 0.5 and the "
-            "slope is 0.25. Your function receives z, the weighted sum, not the "
+            hint="the slope is s * (1 - s) with s = sigmoid(z): at z = 0, s = 0.5 and "
+            "the slope is 0.25. Your function receives z, the weighted sum, not the "
             "sigmoid's output: compute s = sigmoid(z) first",
         ),
         Case(
             (z,),
             neuron.sigmoid_derivative(z),
-            hint="your function receives z, the weighted sum, not the sigmoid's output: "
-            "compute s = sigmoid(z) first, then return s * (1 - s). (The course's code "
-            "writes x * (1 - x) because it passes the output in.)",
+            hint="your function receives z, the weighted sum, not the sigmoid's "
+            "output: compute s = sigmoid(z) first, then return s * (1 - s) "
+            "(z * (1 - z) would be right only if z were already the output)",
         ),
         Case(
             (np.array([-1000.0, 1000.0]),),
             neuron.sigmoid_derivative([-1000.0, 1000.0]),
-            hint="far from 0 the slope is 0; build on a sigmoid that does not overflow "
-            "(your my_sigmoid or neuron.sigmoid)",
+            hint="far from 0 the slope is 0; build on a sigmoid that does not "
+            "overflow, such as your my_sigmoid from the first exercise",
         ),
     ]
     run_checks(

@@ -28,11 +28,14 @@ class Case:
 
 
 def _short(value: Any) -> str:
-    text = (
-        np.array2string(np.asarray(value), precision=4, threshold=12)
-        if isinstance(value, (np.ndarray, list, tuple))
-        else repr(value)
-    )
+    try:
+        text = (
+            np.array2string(np.asarray(value), precision=4, threshold=12)
+            if isinstance(value, (np.ndarray, list, tuple))
+            else repr(value)
+        )
+    except ValueError:  # ragged, e.g. a list of (W, b) pairs
+        text = repr(value)
     return text if len(text) < 120 else text[:117] + "..."
 
 

@@ -143,10 +143,13 @@ def plot_error_history(
     log: bool = True,
     ylabel: str = "error",
     ax: Axes | None = None,
+    label: str | None = None,
 ) -> Figure:
     """Plot an error (or loss) per training step (n_steps,), on a log scale by default.
 
-    The log scale is used only when every value is positive.
+    The log scale is used only when every value is positive. With ``label``, the curve
+    joins a legend, in the next colour of the axes: call again with the same ``ax`` to
+    compare several runs.
     """
     e = np.asarray(errors, dtype=float)
     if e.ndim != 1 or e.size == 0:
@@ -156,7 +159,9 @@ def plot_error_history(
     steps = np.arange(e.size)
     with book_style():
         fig, ax = _figure_and_axes(ax)
-        ax.plot(steps, e, color=PALETTE[0], linewidth=2.0 if e.size <= 500 else 1.0)
+        colour = PALETTE[len(ax.lines) % len(PALETTE)] if label else PALETTE[0]
+        width = 2.0 if e.size <= 500 else 1.0
+        ax.plot(steps, e, color=colour, linewidth=width, label=label)
         finite = np.isfinite(e)
         if log and finite.any() and np.all(e[finite] > 0):
             ax.set_yscale("log")
@@ -173,4 +178,6 @@ def plot_error_history(
         ax.set_ylabel(ylabel + (" (log scale)" if ax.get_yscale() == "log" else ""))
         ax.set_title(title)
         ax.grid(True, which="major")
+        if label:
+            ax.legend()
     return fig
