@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,43 @@ def class_folders(tmp_path: Path) -> Path:
     (root / "paper" / "notes.txt").write_text("not an image")
     (root / ".ipynb_checkpoints").mkdir()
     return root
+
+
+# The defects of the real TACO files (../shared/data/taco), one of each, added to the
+# fake tree: (id, image_id, category_id, bbox, what it reproduces).
+REAL_DEFECTS = [
+    # official annotations.json: ids 309 and 4040 each label two objects on two photos
+    (10, 2, 2, [20.0, 20.0, 16.0, 16.0], "repeated id"),
+    # official: [171.0, -1.3, 518.4, 413.4] on an 842x474 photo (1.3 px over the top)
+    (20, 0, 2, [40.0, -1.3, 20.0, 20.0], "1.3 px outside"),
+    # unofficial: [2105, 2302, 271, 547] on 2368x4208 (8 px over the right edge)
+    (21, 2, 2, [50.0, 10.0, 22.0, 20.0], "8 px outside"),
+    # unofficial: [11438.9, 15641.4, 2750, 7061.1] on 3000x4000 (nowhere near it)
+    (22, 0, 3, [300.0, 400.0, 10.0, 10.0], "wholly outside"),
+    # unofficial: 15 boxes [Infinity, Infinity, -Infinity, -Infinity], area 0
+    (23, 1, 3, [math.inf, math.inf, -math.inf, -math.inf], "non-finite"),
+    # a box with no area (COCO tools write these for degenerate polygons)
+    (24, 1, 3, [5.0, 5.0, 0.0, 7.0], "empty"),
+]
+
+
+@pytest.fixture
+def defective_taco(fake_taco: FakeTaco) -> FakeTaco:
+    """``fake_taco`` plus one annotation for each defect of the real files.
+
+    Optional fields are missing as in many COCO files: no ``area``, ``segmentation`` or
+    ``iscrowd`` on the new annotations, no ``flickr_url`` on image 3, no ``info``.
+    """
+    for ann_id, image_id, category_id, bbox, _ in REAL_DEFECTS:
+        fake_taco.data["annotations"].append(
+            {
+                "id": ann_id,
+                "image_id": image_id,
+                "category_id": category_id,
+                "bbox": bbox,
+            }
+        )
+    del fake_taco.image(3)["flickr_url"]
+    del fake_taco.data["info"]
+    fake_taco.write()  # json.dumps writes inf as Infinity, as the real file has it
+    return fake_taco

@@ -334,3 +334,123 @@ def test_download_file_without_image_check_keeps_bytes(site, tmp_path):
 def test_download_file_bad_url(tmp_path):
     with pytest.raises(DownloadError, match="unknown url type"):
         download_file("not a url", tmp_path / "x.jpg", **FAST)
+
+
+# ------------------------------------------------------------------------ sizes, limits
+
+
+@pytest.fixture
+def sized_site(site, make_image):
+    """Two photos, each as an 'original' (64x48) and a '640' version (32x24)."""
+    images = []
+    for k in range(2):
+        make_image(site.www / f"o{k}.jpg", 64, 48, seed=k)
+        make_image(site.www / f"s{k}.jpg", 32, 24, seed=k)
+        images.append(
+            {
+                "id": k,
+                "file_name": f"batch_1/{k}.jpg",
+                "width": 64,
+                "height": 48,
+                "flickr_url": f"{site.url}/o{k}.jpg",
+                "flickr_640_url": f"{site.url}/s{k}.jpg",
+            }
+        )
+    (site.www / "annotations.json").write_text(json.dumps({"images": images}))
+    return site
+
+
+def test_default_fetches_the_640_versions_and_full_size_the_originals(
+    sized_site, tmp_path
+):
+    dest = tmp_path / "taco"
+    report = _run(sized_site, dest)
+    assert (report.downloaded, report.fallbacks, report.full_size) == (2, 0, False)
+    assert sized_site.hits("/o0.jpg") == 0 and sized_site.hits("/s0.jpg") == 1
+    with Image.open(dest / "batch_1/0.jpg") as img:
+        assert img.size == (32, 24)
+    assert "(640-pixel versions): 2 downloaded" in report.summary()
+
+    report = _run(sized_site, dest, full_size=True)  # the small copies are replaced
+    assert (report.downloaded, report.skipped) == (2, 0)
+    with Image.open(dest / "batch_1/0.jpg") as img:
+        assert img.size == (64, 48)
+    assert "(originals): 2 downloaded" in report.summary()
+    report = _run(sized_site, dest, full_size=True)
+    assert (report.downloaded, report.skipped) == (0, 2)
+    report = _run(sized_site, dest)  # an original is good enough for the default
+    assert (report.downloaded, report.skipped) == (0, 2)
+
+
+def test_the_other_size_is_a_fallback(sized_site, tmp_path):
+    (sized_site.www / "s1.jpg").unlink()
+    report = _run(sized_site, tmp_path / "taco")
+    assert (report.downloaded, report.fallbacks, report.failed) == (2, 1, [])
+    assert "1 of them as originals" in report.summary()
+
+
+def test_a_photo_over_the_pixel_limit_is_skipped_and_the_others_carry_on(
+    sized_site, monkeypatch, tmp_path, recwarn
+):
+    # 1,000 pixels: the 32x24 versions (768) pass, the 64x48 originals (3,072) do not
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    (sized_site.www / "s1.jpg").unlink()  # photo 1 exists only as an original
+    report = _run(sized_site, tmp_path / "taco")
+    assert report.downloaded == 1
+    [(name, reason)] = report.failed
+    assert name == "batch_1/1.jpg" and "\n" not in reason
+    assert "3,072 pixels is over Pillow's limit of 1,000" in reason
+    assert not (tmp_path / "taco/batch_1/1.jpg").exists()
+    # between one and two times the limit, Pillow only warns: still refused
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
+    report = _run(sized_site, tmp_path / "taco", full_size=True)
+    assert (report.downloaded, report.fallbacks) == (1, 1)  # 0 as its 640 version
+    [(name, reason)] = report.failed
+    assert "3,072 pixels is over Pillow's limit of 2,000" in reason
+
+
+def test_an_oversized_photo_already_on_disk_is_fetched_again(
+    sized_site, monkeypatch, tmp_path
+):
+    dest = tmp_path / "taco"
+    _run(sized_site, dest, full_size=True)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    report = _run(sized_site, dest)  # the originals on disk no longer decode
+    assert (report.downloaded, report.skipped, report.failed) == (2, 0, [])
+
+
+def test_a_surprise_in_one_photo_does_not_stop_the_others(
+    sized_site, monkeypatch, tmp_path
+):
+    from wastelab.data import download
+
+    real = download.download_file
+
+    def flaky(url, path, **kwargs):
+        if url.endswith("s0.jpg"):
+            raise RuntimeError("something nobody expected")
+        return real(url, path, **kwargs)
+
+    monkeypatch.setattr(download, "download_file", flaky)
+    report = _run(sized_site, tmp_path / "taco")
+    assert report.downloaded == 1
+    assert report.failed == [
+        ("batch_1/0.jpg", "RuntimeError: something nobody expected")
+    ]
+
+
+def test_cli_download_exits_non_zero_after_its_report(taco_site, tmp_path, capsys):
+    from wastelab.cli import main
+
+    dest = tmp_path / "taco"
+    url = f"{taco_site.url}/annotations.json"
+    args = ["-q", "data", "download", "taco", "--dest", str(dest), "--retries", "0"]
+    assert main([*args, "--annotations-url", url]) == 1  # 2 of 5 photos failed
+    out = capsys.readouterr().out
+    assert "3 downloaded, 0 already complete, 2 failed" in out
+    assert f"failed {GONE}:" in out and "again" in out
+    data = json.loads((dest / "annotations.json").read_text())
+    data["images"] = [i for i in data["images"] if i["file_name"] in GOOD]
+    (dest / "annotations.json").write_text(json.dumps(data))
+    assert main([*args, "--annotations-url", url]) == 0
+    assert "0 downloaded, 3 already complete, 0 failed" in capsys.readouterr().out

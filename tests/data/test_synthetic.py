@@ -183,3 +183,28 @@ def test_property_counts_shapes_and_values(n, share, seed):
     assert x.shape == (n, 8, 8, 1) and x.dtype == np.uint8
     assert int(y.sum()) == round(n * share) and meta["n"] == n
     assert np.array_equal(y, bottle_labels(n, share, seed))
+
+
+def test_knobs_off_draw_one_large_object():
+    from wastelab.data.synthetic import scene_annotations
+
+    coco = scene_annotations(12, bottle_share=1.0, challenges=Challenges.none())
+    assert [a["image_id"] for a in coco["annotations"]] == list(range(12))
+    for ann in coco["annotations"]:
+        assert max(ann["bbox"][2:]) == pytest.approx(0.5 * 96, rel=0.12)  # upright
+
+
+def test_clutter_adds_objects_and_scale_shrinks_them():
+    from wastelab.data.coco_stats import coco_statistics
+    from wastelab.data.synthetic import scene_annotations
+
+    def stats(**knobs):
+        ch = dataclasses.replace(Challenges(), **knobs)
+        return coco_statistics(scene_annotations(150, seed=1, challenges=ch))
+
+    calm, busy = stats(clutter=0.0), stats(clutter=0.3)
+    assert calm.objects_per_image.tolist() == [1] * 150
+    default = stats().objects_per_image.mean()
+    assert busy.objects_per_image.mean() > 1.5 * default > 1.5
+    near, far = stats(scale=0.2), stats(scale=0.8)
+    assert np.median(far.relative_sizes) < 0.6 * np.median(near.relative_sizes)

@@ -1,7 +1,10 @@
-"""Download TACO: its annotation file from GitHub, then every photo from Flickr, resumably.
+"""Download TACO: its annotation file from GitHub, then its photos from Flickr.
 
-Files are written to a temporary name and renamed only once complete (and, for photos,
-once they decode), so an interrupted run leaves no half files; run it again to resume.
+By default each photo comes in Flickr's 640-pixel version (``flickr_640_url``): the book
+shrinks photos to 50x50, and the originals are many times larger. ``full_size``
+fetches the originals (``flickr_url``) instead. Files are written to a temporary name
+and renamed only once complete (and, for photos, once they decode), so an interrupted
+run leaves no half files; run it again to resume.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -30,21 +34,27 @@ TACO_ANNOTATIONS_URL = (
 USER_AGENT = f"wastelab/{__version__} (Python urllib)"
 _CHUNK = 1 << 20
 _TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
-_URL_FIELDS = ("flickr_url", "flickr_640_url")
+_URL_FIELDS = ("flickr_640_url", "flickr_url")  # preferred first; reversed: full size
 
 
 class DownloadError(OSError):
-    """A download that failed for good: after its retries, or at once for e.g. HTTP 404."""
+    """A download that failed for good: after its retries, or at once (HTTP 404)."""
 
 
 @dataclass
 class DownloadReport:
-    """What a :func:`download_taco` run did: files fetched, already complete, and failed."""
+    """What a :func:`download_taco` run did: files fetched, already complete, failed.
+
+    ``fallbacks`` counts photos fetched in the other size because the preferred URL was
+    missing or failed; ``full_size`` says which size was preferred.
+    """
 
     downloaded: int = 0
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     dest: Path | None = None
+    full_size: bool = False
+    fallbacks: int = 0
 
     @property
     def ok(self) -> bool:
@@ -52,12 +62,19 @@ class DownloadReport:
         return not self.failed
 
     def summary(self, max_failures: int = 10) -> str:
-        """A few lines for people: the counts, then up to ``max_failures`` failures with why."""
+        """A few lines for people: the counts, then up to ``max_failures`` failures."""
         where = f" into {self.dest}" if self.dest is not None else ""
+        size = "originals" if self.full_size else "640-pixel versions"
         lines = [
-            f"TACO download{where}: {self.downloaded} downloaded, {self.skipped} already "
-            f"complete, {len(self.failed)} failed"
+            f"TACO download{where} ({size}): {self.downloaded} downloaded, "
+            f"{self.skipped} already complete, {len(self.failed)} failed"
         ]
+        if self.fallbacks:
+            other = "640-pixel versions" if self.full_size else "originals"
+            lines.append(
+                f"  {self.fallbacks} of them as {other}: the preferred URL was missing "
+                "or failed"
+            )
         for file_name, reason in self.failed[:max_failures]:
             lines.append(f"  failed {file_name}: {reason}")
         if len(self.failed) > max_failures:
@@ -77,13 +94,13 @@ def download_file(
 ) -> Path:
     """Fetch ``url`` into ``path`` atomically, retrying transient failures.
 
-    Makes up to ``1 + retries`` attempts, sleeping ``backoff * 2**k`` seconds before retry
-    ``k``; timeouts, dropped or short transfers and HTTP 408/429/5xx are retried, other HTTP
-    errors (404, 403, ...) are not. With ``check_image`` the file must decode with Pillow,
-    and content in another format than ``path``'s suffix says (TACO's Flickr originals are
-    PNG behind ``.jpg`` names) is re-encoded to that format. Nothing is left at ``path`` on
-    failure. Raises ``DownloadError`` for network failures and ``ValueError`` for data that
-    is not a readable image.
+    Makes up to ``1 + retries`` attempts, sleeping ``backoff * 2**k`` seconds before
+    retry ``k``; timeouts, dropped or short transfers and HTTP 408/429/5xx are retried,
+    other HTTP errors (404, 403, ...) are not. With ``check_image`` the file must decode
+    with Pillow, within its pixel limit, and content in another format than ``path``'s
+    suffix says (TACO's Flickr originals are PNG behind ``.jpg`` names) is re-encoded to
+    that format. Nothing is left at ``path`` on failure. Raises ``DownloadError`` for
+    network failures and ``ValueError`` for data that is not a readable image.
     """
     path = Path(path)
     if retries < 0:
@@ -106,15 +123,18 @@ def download_taco(
     verbose: int = 1,
     backoff: float = 1.0,
     refresh_annotations: bool = False,
+    full_size: bool = False,
 ) -> DownloadReport:
-    """Download TACO into ``dest``: ``dest/annotations.json`` and ``dest/<file_name>`` photos.
+    """Download TACO into ``dest``: ``dest/annotations.json`` and its photos.
 
     An existing, readable ``annotations.json`` is reused unless ``refresh_annotations``.
-    Photos come from each image's ``flickr_url`` (``flickr_640_url`` if that fails), with
-    ``workers`` parallel downloads; a photo already on disk that decodes is skipped, a
-    partial or corrupt one is fetched again. Failed photos are listed in the returned
-    report, not raised. Raises ``ConnectionError`` if the annotations cannot be fetched
-    (for example offline).
+    Every photo it lists is saved as ``dest/<file_name>``, from its ``flickr_640_url``
+    (the original, ``flickr_url``, if that fails), or with ``full_size`` from
+    ``flickr_url`` first; ``workers`` download in parallel. A photo already on disk that
+    decodes is skipped (with ``full_size``: only if it has the annotated size), a
+    partial or corrupt one is fetched again. Failed photos (including one over Pillow's
+    pixel limit) are listed in the returned report, not raised: the others carry on.
+    Raises ``ConnectionError`` if the annotations cannot be fetched (e.g. offline).
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -127,7 +147,8 @@ def download_taco(
     if images is None:
         raise ValueError(f"{ann_path}: not a COCO annotation file (no 'images' list)")
 
-    report = DownloadReport(dest=dest)
+    report = DownloadReport(dest=dest, full_size=full_size)
+    fields = _URL_FIELDS[::-1] if full_size else _URL_FIELDS
     jobs: dict[str, dict[str, Any]] = {}
     for position, entry in enumerate(images):
         name = entry.get("file_name") if isinstance(entry, dict) else None
@@ -141,20 +162,24 @@ def download_taco(
             jobs.setdefault(name, entry)
 
     progress = tqdm(
-        total=len(jobs), desc="TACO photos", unit="img", disable=not verbose
+        total=len(jobs),
+        desc=f"TACO photos ({'originals' if full_size else '640 px'})",
+        unit="img",
+        disable=not verbose,
     )
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         futures = {
             pool.submit(
-                _fetch_photo, entry, dest / name, retries, timeout, backoff
+                _fetch_photo, entry, dest / name, fields, retries, timeout, backoff
             ): name
             for name, entry in jobs.items()
         }
         for future in as_completed(futures):
             outcome, reason = future.result()
-            if outcome == "downloaded":
+            if outcome in ("downloaded", "fallback"):
                 report.downloaded += 1
+                report.fallbacks += outcome == "fallback"
             elif outcome == "skipped":
                 report.skipped += 1
             else:
@@ -187,20 +212,40 @@ def _download_annotations(
         atomic_write(path, write)
     except DownloadError as err:
         raise ConnectionError(
-            f"could not download the TACO annotations from {url}: {err}. Downloading TACO "
-            "needs the internet; without it the book falls back to synthetic data."
+            f"could not download the TACO annotations from {url}: {err}. Downloading "
+            "TACO needs the internet; without it the book falls back to synthetic data."
         ) from err
 
 
 def _fetch_photo(
-    entry: dict[str, Any], path: Path, retries: int, timeout: float, backoff: float
+    entry: dict[str, Any],
+    path: Path,
+    fields: tuple[str, ...],
+    retries: int,
+    timeout: float,
+    backoff: float,
 ) -> tuple[str, str]:
-    """Return ("skipped" | "downloaded" | "failed", reason) for one photo; never raises."""
-    if _decodes(path):
+    """("skipped" | "downloaded" | "fallback" | "failed", reason); never raises."""
+    try:
+        return _fetch_photo_or_raise(entry, path, fields, retries, timeout, backoff)
+    except Exception as err:  # one photo's surprise must not stop the others
+        return "failed", f"{type(err).__name__}: {err}"
+
+
+def _fetch_photo_or_raise(
+    entry: dict[str, Any],
+    path: Path,
+    fields: tuple[str, ...],
+    retries: int,
+    timeout: float,
+    backoff: float,
+) -> tuple[str, str]:
+    full_size = fields[0] == "flickr_url"
+    if _complete(path, entry if full_size else None):
         return "skipped", ""
-    urls = [(key, entry[key]) for key in _URL_FIELDS if isinstance(entry.get(key), str)]
+    urls = [(key, entry[key]) for key in fields if isinstance(entry.get(key), str)]
     if not urls:
-        return "failed", f"no URL ({' or '.join(_URL_FIELDS)}) in the annotations"
+        return "failed", f"no URL ({' or '.join(fields)}) in the annotations"
     reasons = []
     for key, url in urls:
         try:
@@ -212,7 +257,7 @@ def _fetch_photo(
                 check_image=True,
                 backoff=backoff,
             )
-            return "downloaded", ""
+            return ("downloaded" if key == fields[0] else "fallback"), ""
         except (OSError, ValueError) as err:
             reasons.append(f"{key}: {err}")
     return "failed", "; ".join(reasons)
@@ -263,6 +308,7 @@ def _check_and_normalize_image(tmp: Path, suffix: str, url: str) -> None:
     """Decode ``tmp`` fully; re-encode it when its format disagrees with ``suffix``."""
     try:
         with Image.open(tmp) as img:
+            _check_pixel_limit(img.width * img.height, url)
             img.load()
             expected = Image.registered_extensions().get(suffix.lower())
             if expected is None or img.format == expected:
@@ -278,23 +324,45 @@ def _check_and_normalize_image(tmp: Path, suffix: str, url: str) -> None:
                 options["exif"] = exif
             buffer = io.BytesIO()
             out.save(buffer, format=expected, **options)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except _OverLimit:
+        raise
+    except Image.DecompressionBombError as err:  # over twice the limit: at open
+        pixels = re.search(r"\((\d+) pixels\)", str(err))
+        _check_pixel_limit(int(pixels.group(1)) if pixels else -1, url)
+        raise _OverLimit(f"{url}: over Pillow's pixel limit ({err}); skipped") from err
+    except (OSError, SyntaxError, ValueError) as err:
         raise ValueError(
             f"{url}: downloaded data is not a readable image ({err})"
         ) from err
     tmp.write_bytes(buffer.getvalue())
 
 
-def _decodes(path: Path) -> bool:
+class _OverLimit(ValueError):
+    """A photo with more pixels than Pillow's limit (``PIL.Image.MAX_IMAGE_PIXELS``)."""
+
+
+def _check_pixel_limit(pixels: int, url: str) -> None:
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and pixels > limit:
+        raise _OverLimit(
+            f"{url}: {pixels:,} pixels is over Pillow's limit of {limit:,} "
+            "(PIL.Image.MAX_IMAGE_PIXELS); skipped"
+        )
+
+
+def _complete(path: Path, entry: dict[str, Any] | None) -> bool:
+    """True if ``path`` decodes (and, given ``entry``, has its annotated size)."""
     try:
-        read_image(path)
-    except (FileNotFoundError, ValueError):
+        img = read_image(path)
+    except Exception:  # missing, corrupt, over the pixel limit: fetch it (again)
         return False
-    return True
+    if entry is None:
+        return True
+    return img.size == (entry.get("width"), entry.get("height"))
 
 
 def _read_image_list(path: Path) -> list[Any] | None:
-    """The ``images`` list of a JSON annotation file, or None if missing or unreadable."""
+    """The ``images`` list of a JSON annotation file; None if missing or unreadable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

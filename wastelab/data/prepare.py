@@ -22,15 +22,17 @@ def prepare(
     color: str = "gray",
     seed: int = 0,
     n: int = 1500,
-    bottle_share: float = 0.3,
+    bottle_share: float | None = None,
     positive: tuple[str, ...] = ("bottle",),
     verbose: int = 1,
 ) -> Splits:
     """Load images from ``source``, preprocess them and split them 80/10/10 by ``seed``.
 
-    ``source`` is ``"synthetic"`` (``n`` generated scenes, ``bottle_share`` of them with a
-    bottle), ``"taco"`` (a TACO tree at ``root``, ``task`` ``"image"`` or ``"objects"``) or
-    ``"folder"`` (class sub-folders at ``root``; folders named in ``positive`` are bottles).
+    ``source`` is ``"synthetic"`` (``n`` generated scenes, ``bottle_share`` of them with
+    a bottle; None: TACO's share), ``"taco"`` (a TACO tree at ``root``, ``task``
+    ``"image"`` or ``"objects"``) or ``"folder"`` (class sub-folders at ``root``; folders
+    named in ``positive`` are bottles). Raises ValueError when the images do not make
+    a data set: a class without images, or too few for a validation and a test split.
     """
     if source == "synthetic":
         from .synthetic import make_scenes
@@ -70,7 +72,7 @@ def load_default(
     seed: int = 0,
     verbose: int = 1,
 ) -> Splits:
-    """The data every chapter uses: ``$WASTELAB_DATA`` if set, else the synthetic stand-in.
+    """The data every chapter uses: ``$WASTELAB_DATA`` if set, else synthetic scenes.
 
     Prints one line saying which data it is (silenced by ``verbose=0``).
     """
@@ -83,7 +85,7 @@ def load_default(
     splits = prepare("synthetic", size=size, color=color, seed=seed, verbose=0)
     if verbose:
         print(
-            f"Using the embedded synthetic waste scenes (set ${DATA_ENV} to a prepared .npz "
-            f"for real photos): {splits!r}"
+            f"Using the embedded synthetic waste scenes (set ${DATA_ENV} to a prepared "
+            f".npz for real photos): {splits!r}"
         )
     return splits

@@ -1,14 +1,19 @@
-"""Synthetic photos of litter in the wild: the book's data set when no TACO data is prepared.
+"""Synthetic photos of litter in the wild: the book's data when no TACO is prepared.
 
-Every scene is drawn from numbers alone (numpy + Pillow): a natural background (sand, grass,
-asphalt, fallen leaves, water), a few pieces of litter (cans, cups, cartons, paper, plastic
-bags, cigarette butts) and, in bottle scenes, a bottle (glass or PET, many shapes and tints).
-Seven knobs in :class:`Challenges`, one per image classification challenge of the course,
-make the scenes harder one at a time. The label of a scene is 1 ("bottle") when it holds at
-least one bottle, else 0 ("other").
+Every scene is drawn from numbers alone (numpy + Pillow): a natural background (sand,
+grass, asphalt, fallen leaves, water), pieces of litter (cans, cups, cartons, paper,
+plastic bags, cigarette butts) and, in bottle scenes, a bottle (glass or PET, many
+shapes and tints). Seven knobs in :class:`Challenges`, one per image classification
+challenge of the course, make the scenes harder one at a time. The label of a scene is
+1 ("bottle") when it holds at least one bottle, else 0 ("other").
 
-Scene ``i`` of ``make_scenes(seed=s)`` is ``render_scene(scene_seed(s, i), y[i])`` resized:
-its randomness depends on ``(s, i)`` only, so it is the same for every ``n``.
+By default the scenes are calibrated to TACO's official annotations: the share of
+scenes with a bottle, the number of objects per scene and their sizes relative to the
+picture match TACO's within the tolerance of :mod:`wastelab.data.coco_stats`
+(``TOLERANCES``); :func:`scene_annotations` gives the boxes to check it.
+
+Scene ``i`` of ``make_scenes(seed=s)`` is ``render_scene(scene_seed(s, i), y[i])``
+resized: its randomness depends on ``(s, i)`` only, so it is the same for every ``n``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,34 @@ BACKGROUNDS = ("sand", "grass", "asphalt", "leaves", "water")
 DISTRACTORS = ("can", "tall_can", "cup", "carton", "paper", "bag", "butt")
 
 _TAG_LABELS, _TAG_SCENE = 1, 2  # keep the label stream and the scene streams apart
+
+# Calibrated to TACO's official annotations (tests/data/test_calibration.py checks them
+# against the file the book ships): the share of photos with a bottle, how many pieces
+# of litter a photo shows and how large they are.
+DEFAULT_BOTTLE_SHARE = 0.215
+# extra objects: mean per unit of clutter, most, and how often each kind (DISTRACTORS)
+_EXTRA_PER_CLUTTER = 14.6
+_MAX_EXTRA = 40
+_EXTRA_WEIGHTS = np.array([0.1, 0.05, 0.08, 0.08, 0.14, 0.1, 0.45])
+# camera distance: the log of a bottle's length shrinks by SHRINK x scale on average
+# and spreads (standard deviation) by SPREAD x scale
+_SCALE_SHRINK = 2.2
+_SCALE_SPREAD = 1.5
+
+# Each kind of litter as the TACO category an annotator would give it (name,
+# supercategory); bottles are named by their material in _bottle.
+TACO_CATEGORIES = {
+    "can": ("Drink can", "Can"),
+    "tall_can": ("Drink can", "Can"),
+    "cup": ("Disposable plastic cup", "Cup"),
+    "carton": ("Drink carton", "Carton"),
+    "paper": ("Normal paper", "Paper"),
+    "bag": ("Plastic film", "Plastic bag & wrapper"),
+    "butt": ("Cigarette", "Cigarette"),
+    "clear_bottle": ("Clear plastic bottle", "Bottle"),
+    "other_bottle": ("Other plastic bottle", "Bottle"),
+    "glass_bottle": ("Glass bottle", "Bottle"),
+}
 _BICUBIC = Image.Resampling.BICUBIC
 
 
@@ -44,12 +77,14 @@ _BICUBIC = Image.Resampling.BICUBIC
 class Challenges:
     """How hard the scenes are: one knob in [0, 1] per image classification challenge.
 
-    0 turns a challenge off, 1 is its hardest setting. The defaults are a mild, realistic mix,
-    calibrated so that on 1,500 scenes at 50x50 gray the course CNN is clearly better than the
-    course MLP yet far from perfect (``bench/check_synthetic_fairness.py`` measures it).
+    0 turns a challenge off, 1 is its hardest setting. The defaults are calibrated to
+    TACO: ``scale`` sets the distance to the camera (at 0 a bottle is half the picture
+    long; the default 0.5 gives objects of TACO's relative sizes) and ``clutter`` the
+    number of extra objects (the default 0.15 gives TACO's objects per photo).
+    ``bench/check_synthetic_fairness.py`` measures how well the course's models do.
 
     - ``viewpoint``: rotation, lying instead of standing, foreshortening.
-    - ``scale``: how much object sizes vary, down to small objects far away.
+    - ``scale``: how far away and how varied in size objects are.
     - ``deformation``: crushed, dented and bent objects.
     - ``occlusion``: sand, leaves, grass or other litter covering part of an object.
     - ``illumination``: brightness, contrast, colour cast, light gradients and shade.
@@ -58,7 +93,7 @@ class Challenges:
     """
 
     viewpoint: float = 0.3
-    scale: float = 0.1
+    scale: float = 0.5
     deformation: float = 0.4
     occlusion: float = 0.2
     illumination: float = 0.15
@@ -80,12 +115,12 @@ class Challenges:
 
     @classmethod
     def none(cls) -> Challenges:
-        """Every challenge off: one upright, intact, fully visible, evenly lit object per scene."""
+        """Every challenge off: one upright, intact, visible, evenly lit object."""
         return cls(**dict.fromkeys(CHALLENGE_NAMES, 0.0))
 
     @classmethod
     def only(cls, name: str, level: float = 1.0) -> Challenges:
-        """One challenge at ``level``, all others off (to show a challenge on its own)."""
+        """One challenge at ``level``, all others off (to show a challenge alone)."""
         if name not in CHALLENGE_NAMES:
             raise ValueError(
                 f"unknown challenge {name!r}; choose one of {CHALLENGE_NAMES}"
@@ -98,7 +133,7 @@ class Challenges:
 
 
 def scene_seed(seed: int, index: int) -> int:
-    """The seed of scene ``index`` in ``make_scenes(seed=seed)``, for ``render_scene``."""
+    """The seed of scene ``index`` of ``make_scenes(seed=seed)``, for render_scene."""
     _check_seed(seed)
     _check_seed(index, "index")
     state = np.random.SeedSequence([_TAG_SCENE, int(seed), int(index)]).generate_state(
@@ -107,11 +142,15 @@ def scene_seed(seed: int, index: int) -> int:
     return int(state[0]) << 32 | int(state[1])
 
 
-def bottle_labels(n: int, bottle_share: float = 0.3, seed: int = 0) -> np.ndarray:
-    """Labels of ``make_scenes``: exactly ``round(n * bottle_share)`` ones, shuffled by ``seed``.
+def bottle_labels(
+    n: int, bottle_share: float | None = None, seed: int = 0
+) -> np.ndarray:
+    """Labels of ``make_scenes``: ``round(n * bottle_share)`` ones, shuffled by seed.
 
-    Returns int64 of shape (n,).
+    ``bottle_share`` defaults to ``DEFAULT_BOTTLE_SHARE`` (TACO's). Returns int64 of
+    shape (n,).
     """
+    bottle_share = _share(bottle_share)
     _check_count_share(n, bottle_share)
     _check_seed(seed)
     y = np.zeros(n, dtype=np.int64)
@@ -124,15 +163,16 @@ def render_scene(
 ) -> np.ndarray:
     """Draw one scene of litter in the wild, with or without a bottle.
 
-    Returns uint8 RGB of shape (size, size, 3). Same arguments, same pixels. The layout of a
-    scene does not depend on ``size``: a larger size draws the same scene in more detail.
+    Returns uint8 RGB of shape (size, size, 3). Same arguments, same pixels. The layout
+    of a scene does not depend on ``size``: a larger size draws the same scene in more
+    detail.
     """
     return np.asarray(_render_image(seed, has_bottle, size, challenges))
 
 
 def make_scenes(
     n: int = 1500,
-    bottle_share: float = 0.3,
+    bottle_share: float | None = None,
     seed: int = 0,
     size: tuple[int, int] = (50, 50),
     color: str = "gray",
@@ -142,13 +182,15 @@ def make_scenes(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Generate ``n`` labelled scenes, drawn at ``render_size`` and resized to ``size``.
 
-    Returns ``x`` uint8 (n, H, W, C) with C = 1 for ``"gray"`` and 3 for ``"rgb"`` (resized
-    with anti-aliasing by :func:`wastelab.data.images.to_array`), ``y`` int64 (n,) with
-    1 = bottle and exactly ``round(n * bottle_share)`` bottle scenes (see :func:`bottle_labels`),
-    and a JSON-serialisable ``meta`` dict describing how the data were made. Scene ``i`` is
-    ``render_scene(scene_seed(seed, i), y[i], render_size, challenges)``: it does not depend
-    on ``n``, and the book can redraw any scene larger.
+    Returns ``x`` uint8 (n, H, W, C) with C = 1 for ``"gray"`` and 3 for ``"rgb"``
+    (resized with anti-aliasing by :func:`wastelab.data.images.to_array`), ``y`` int64
+    (n,) with 1 = bottle and exactly ``round(n * bottle_share)`` bottle scenes (see
+    :func:`bottle_labels`; by default TACO's share), and a JSON-serialisable ``meta``
+    dict describing how the data were made. Scene ``i`` is ``render_scene(scene_seed(
+    seed, i), y[i], render_size, challenges)``: it does not depend on ``n``, and the
+    book can redraw any scene larger. :func:`scene_annotations` gives the scenes' boxes.
     """
+    bottle_share = _share(bottle_share)
     _check_count_share(n, bottle_share)
     _check_seed(seed)
     if (
@@ -182,7 +224,70 @@ def make_scenes(
     return x, y, meta
 
 
-# --------------------------------------------------------------------------- checks
+def scene_annotations(
+    n: int = 1500,
+    bottle_share: float | None = None,
+    seed: int = 0,
+    render_size: int = 96,
+    challenges: Challenges | None = None,
+) -> dict[str, Any]:
+    """The COCO annotations of the scenes ``make_scenes`` draws with the same arguments.
+
+    One image per scene (``render_size`` pixels square, ``id`` = scene index) and one
+    annotation per piece of litter with the TACO category an annotator would give it
+    and the box [x, y, w, h] of its visible pixels (clipped to the picture), so that
+    :func:`wastelab.data.coco_stats.coco_statistics` describes the stand-in exactly as
+    it describes TACO. Lays the scenes out without drawing them: fast.
+    """
+    bottle_share = _share(bottle_share)
+    _check_count_share(n, bottle_share)
+    _check_seed(seed)
+    _check_render_size(render_size)
+    ch = _check_challenges(challenges)
+    y = bottle_labels(n, bottle_share, seed)
+    names = sorted(set(TACO_CATEGORIES.values()))
+    category_id = {name: i for i, (name, _) in enumerate(names)}
+    images, annotations = [], []
+    for i in range(n):
+        objects: list[dict[str, Any]] = []
+        _render_image(
+            scene_seed(seed, i), bool(y[i]), render_size, ch, objects, draw=False
+        )
+        images.append(
+            {
+                "id": i,
+                "file_name": f"scene_{i:05d}.png",
+                "width": render_size,
+                "height": render_size,
+            }
+        )
+        for obj in objects:
+            name = TACO_CATEGORIES[obj["category"]][0]
+            annotations.append(
+                {
+                    "id": len(annotations),
+                    "image_id": i,
+                    "category_id": category_id[name],
+                    "bbox": obj["bbox"],
+                }
+            )
+    categories = [
+        {"id": i, "name": name, "supercategory": supercategory}
+        for i, (name, supercategory) in enumerate(names)
+    ]
+    return {
+        "info": {"description": f"wastelab synthetic scenes (seed {seed})"},
+        "images": images,
+        "annotations": annotations,
+        "categories": categories,
+    }
+
+
+# ------------------------------------------------------------------------ checks
+
+
+def _share(bottle_share: float | None) -> float:
+    return DEFAULT_BOTTLE_SHARE if bottle_share is None else bottle_share
 
 
 def _check_seed(seed: Any, what: str = "seed") -> None:
@@ -216,7 +321,7 @@ def _check_challenges(challenges: Any) -> Challenges:
     return challenges
 
 
-# --------------------------------------------------------------------------- the scene
+# ------------------------------------------------------------------------ the scene
 
 
 @dataclass
@@ -237,7 +342,7 @@ class _Ctx:
 
 @dataclass
 class _Placed:
-    """An object on the ground: centre, rotation (degrees), length and width in pixels."""
+    """An object on the ground: centre, rotation (degrees), length, width (pixels)."""
 
     cx: float
     cy: float
@@ -246,14 +351,24 @@ class _Placed:
     width: float
 
     def axis(self) -> tuple[float, float]:
-        """Unit vector from the object's centre towards its top (cap end) in the image."""
+        """Unit vector from the object's centre towards its top (cap end)."""
         a = math.radians(self.angle)
         return -math.sin(a), -math.cos(a)
 
 
 def _render_image(
-    seed: int, has_bottle: bool, size: int, challenges: Challenges | None
+    seed: int,
+    has_bottle: bool,
+    size: int,
+    challenges: Challenges | None,
+    objects: list[dict[str, Any]] | None = None,
+    draw: bool = True,
 ) -> Image.Image:
+    """The scene; its objects' categories and boxes are appended to ``objects``.
+
+    ``draw=False`` lays the objects out without the pixel work (ground, occlusion,
+    light): the same boxes, much faster, for :func:`scene_annotations`.
+    """
     _check_seed(seed)
     _check_render_size(size)
     ch = _check_challenges(challenges)
@@ -275,34 +390,58 @@ def _render_image(
     )
     if background == "water":
         ctx.shadow *= 0.4
-    scene = _background(rng_bg, rng_grain, ctx)
-    ground = scene.copy()
+    if draw:
+        scene = _background(rng_bg, rng_grain, ctx)
+        ground = scene.copy()
+    else:
+        scene = Image.new("RGB", (size, size))
+        ctx.shadow = 0.0
 
     kinds = _object_kinds(rng_plan, has_bottle, ch)
     order = rng_plan.permutation(len(kinds))
-    # the scene's camera distance: the length of a bottle as a share of the picture
-    lo, hi = 0.5 * (1 - 0.65 * ch.scale), 0.5 * (1 + 0.3 * ch.scale)
-    bottle_len = math.exp(rng_plan.uniform(math.log(lo), math.log(hi))) * size
+    bottle_len = _camera_distance(rng_plan, ch) * size
     obj_streams = objects_ss.spawn(len(kinds))
     occ_streams = occlusion_ss.spawn(len(kinds))
     for slot in order:
         rng = np.random.default_rng(obj_streams[slot])
-        placed = _draw_object(scene, rng, ctx, kinds[slot], bottle_len, main=slot == 0)
-        _occlude(scene, ground, np.random.default_rng(occ_streams[slot]), ctx, placed)
-    return _light_and_camera(scene, rng_light, rng_grain, ctx)
+        placed, category, box = _draw_object(
+            scene, rng, ctx, kinds[slot], bottle_len, main=slot == 0, draw=draw
+        )
+        if objects is not None and box is not None:
+            objects.append({"category": category, "bbox": box})
+        if draw:
+            rng = np.random.default_rng(occ_streams[slot])
+            _occlude(scene, ground, rng, ctx, placed)
+    return _light_and_camera(scene, rng_light, rng_grain, ctx) if draw else scene
+
+
+def _camera_distance(rng: np.random.Generator, ch: Challenges) -> float:
+    """A scene's bottle length as a share of the picture (log-normal, wider with scale).
+
+    Scale 0: always half the picture; the default scale gives bottles of TACO's relative
+    size (``tests/data/test_calibration.py``).
+    """
+    z = rng.standard_normal()
+    share = 0.5 * math.exp(-_SCALE_SHRINK * ch.scale + _SCALE_SPREAD * ch.scale * z)
+    return min(max(share, 0.03), 0.7)
 
 
 def _object_kinds(
     rng: np.random.Generator, has_bottle: bool, ch: Challenges
 ) -> list[str]:
-    """Slot 0 is the main object (a bottle, or a distractor); the rest are extra litter."""
+    """Slot 0 is the main object (a bottle, or a distractor); the rest are extra litter.
+
+    The number of extras is negative binomial (shape 0.5: most photos show one or two
+    pieces, a few show a heap) with mean ``_EXTRA_PER_CLUTTER * clutter``, drawn from
+    one uniform number so that the clutter knob moves nothing else.
+    """
     main_weights = np.array([0.3, 0.15, 0.25, 0.1, 0.1, 0.1, 0.0])
-    extra_weights = np.array([0.15, 0.07, 0.13, 0.12, 0.2, 0.13, 0.2])
     main = DISTRACTORS[rng.choice(len(DISTRACTORS), p=main_weights)]
     second_bottle = rng.random() < 0.12
-    n_extra = int(np.sum(rng.random(6) < ch.clutter * 0.6))
+    n_extra = _negative_binomial(rng.random(), 0.5, _EXTRA_PER_CLUTTER * ch.clutter)
     extras = [
-        DISTRACTORS[k] for k in rng.choice(len(DISTRACTORS), size=6, p=extra_weights)
+        DISTRACTORS[k]
+        for k in rng.choice(len(DISTRACTORS), size=_MAX_EXTRA, p=_EXTRA_WEIGHTS)
     ]
     kinds = ["bottle" if has_bottle else main] + extras[:n_extra]
     if has_bottle and second_bottle and n_extra:
@@ -310,7 +449,21 @@ def _object_kinds(
     return kinds
 
 
-# --------------------------------------------------------------------------- backgrounds
+def _negative_binomial(u: float, shape: float, mean: float) -> int:
+    """The count whose cumulative probability first reaches ``u`` (capped)."""
+    if mean <= 0:
+        return 0
+    p = shape / (shape + mean)
+    pmf = p**shape
+    total, k = pmf, 0
+    while total < u and k < _MAX_EXTRA:
+        pmf *= (k + shape) / (k + 1) * (1 - p)
+        k += 1
+        total += pmf
+    return k
+
+
+# ------------------------------------------------------------------------ backgrounds
 
 _PALETTES = {  # two ground colours mixed by smooth noise
     "sand": ((0.80, 0.70, 0.52), (0.62, 0.52, 0.36)),
@@ -347,7 +500,7 @@ _STONE_COLOURS = np.array(
 def _smooth_noise(
     rng: np.random.Generator, height: int, width: int, cells: int
 ) -> np.ndarray:
-    """Smooth random field in about [-1, 1] of shape (height, width); draws cells**2 numbers."""
+    """Smooth random field in about [-1, 1], (height, width); draws cells**2 numbers."""
     grid = rng.random((cells, cells), dtype=np.float32) * 2 - 1
     return np.asarray(Image.fromarray(grid).resize((width, height), _BICUBIC))
 
@@ -493,7 +646,7 @@ def _draw_leaves(
     centres: np.ndarray,
     lengths: np.ndarray,
 ) -> None:
-    """Fallen leaves: pointed ovals with a darker middle vein; centres (n, 2), lengths (n,)."""
+    """Fallen leaves: pointed ovals with a darker vein; centres (n, 2), lengths (n,)."""
     n = len(lengths)
     widths = lengths * rng.uniform(0.35, 0.6, n)
     angle = rng.uniform(0, np.pi, n)
@@ -591,7 +744,7 @@ def _debris(draw: ImageDraw.ImageDraw, rng: np.random.Generator, ctx: _Ctx) -> N
     )
 
 
-# --------------------------------------------------------------------------- objects
+# ------------------------------------------------------------------------ objects
 
 
 def _draw_object(
@@ -601,8 +754,13 @@ def _draw_object(
     kind: str,
     bottle_len: float,
     main: bool,
-) -> _Placed:
-    """Make one piece of litter, pose it (viewpoint, scale) and paste it with its shadow."""
+    draw: bool = True,
+) -> tuple[_Placed, str, list[float] | None]:
+    """Make one piece of litter, pose it (viewpoint, scale), paste it with its shadow.
+
+    Returns where it lies, its TACO category and its box [x, y, w, h] in the scene (None
+    if it lies wholly outside).
+    """
     ch, s = ctx.ch, ctx.size
     relative = {
         "bottle": 1.0,
@@ -610,8 +768,8 @@ def _draw_object(
         "tall_can": 0.7,
         "cup": 0.47,
         "carton": 0.55,
-        "paper": 0.45,
-        "bag": 0.85,
+        "paper": 0.6,
+        "bag": 1.2,
         "butt": 0.14,
     }[kind]
     size_jitter = math.exp(rng.normal(0, 0.05 + 0.2 * ch.scale))
@@ -621,7 +779,10 @@ def _draw_object(
         cx, cy = np.clip(0.5 + 0.12 * rng.standard_normal(2), 0.2, 0.8) * s
     else:
         cx, cy = rng.uniform(0.03, 0.97, 2) * s
-    length = max(4.0, bottle_len * relative * size_jitter * foreshortening)
+    length = max(
+        4.0 if kind in ("bottle", "carton") else 2.0,
+        bottle_len * relative * size_jitter * foreshortening,
+    )
     light = math.sin(ctx.light - math.radians(angle))
     maker = {
         "bottle": _bottle,
@@ -634,17 +795,27 @@ def _draw_object(
         "butt": _butt,
     }[kind]
     sprite = maker(rng, ctx, length, light)
+    category = sprite.info.get("category", kind)
     placed = _Placed(cx, cy, angle, sprite.height, sprite.width)
-    _paste(scene, sprite, placed, ctx)
-    return placed
+    box = _paste(scene, sprite, placed, ctx, draw=draw)
+    return placed, category, box
 
 
-def _paste(scene: Image.Image, sprite: Image.Image, placed: _Placed, ctx: _Ctx) -> None:
-    """Rotate ``sprite`` (RGBA) about its centre and paste it at ``placed`` with a drop shadow."""
+def _paste(
+    scene: Image.Image,
+    sprite: Image.Image,
+    placed: _Placed,
+    ctx: _Ctx,
+    draw: bool = True,
+) -> list[float] | None:
+    """Rotate ``sprite`` (RGBA) about its centre, paste it at ``placed`` with a shadow.
+
+    Returns the box [x, y, w, h] of its visible pixels in the scene (None if none).
+    """
     rotated = sprite.rotate(placed.angle, resample=_BICUBIC, expand=True)
     x0 = int(round(placed.cx - rotated.width / 2))
     y0 = int(round(placed.cy - rotated.height / 2))
-    if ctx.shadow > 0:
+    if draw and ctx.shadow > 0:
         pad = max(2, int(3 * ctx.px))
         alpha = Image.new("L", (rotated.width + 2 * pad, rotated.height + 2 * pad), 0)
         alpha.paste(rotated.getchannel("A"), (pad, pad))
@@ -655,7 +826,20 @@ def _paste(scene: Image.Image, sprite: Image.Image, placed: _Placed, ctx: _Ctx) 
         dx = int(round(-math.cos(ctx.light) * reach))
         dy = int(round(-math.sin(ctx.light) * reach))
         scene.paste((0, 0, 0), (x0 - pad + dx, y0 - pad + dy), shadow)
-    scene.paste(rotated, (x0, y0), rotated)
+    if draw:
+        scene.paste(rotated, (x0, y0), rotated)
+    seen = rotated.getchannel("A").point(_VISIBLE).getbbox()
+    if seen is None:
+        return None
+    left, top = max(x0 + seen[0], 0), max(y0 + seen[1], 0)
+    right = min(x0 + seen[2], scene.width)
+    bottom = min(y0 + seen[3], scene.height)
+    if right <= left or bottom <= top:
+        return None
+    return [float(left), float(top), float(right - left), float(bottom - top)]
+
+
+_VISIBLE = [0] * 32 + [255] * 224  # alpha of at least 32: part of the object's box
 
 
 def _revolved(
@@ -671,9 +855,10 @@ def _revolved(
 ) -> Image.Image:
     """An upright round object (bottle, can, cup, butt) from its radius along the axis.
 
-    ``radius`` (h,) in pixels from top to bottom, ``rows_rgb`` (h, 3) and ``rows_alpha`` (h,)
-    the colour and opacity of each row, ``bend`` (h,) a sideways offset of the axis, ``light``
-    in [-1, 1] the side the light comes from. Returns an RGBA image of height h.
+    ``radius`` (h,) in pixels from top to bottom, ``rows_rgb`` (h, 3) and
+    ``rows_alpha`` (h,) the colour and opacity of each row, ``bend`` (h,) a sideways
+    offset of the axis, ``light`` in [-1, 1] the side the light comes from. Returns an
+    RGBA image of height h.
     """
     h = radius.size
     bend = np.zeros(h, dtype=np.float32) if bend is None else bend
@@ -710,7 +895,7 @@ def _profile_noise(rng: np.random.Generator, h: int, knots: int = 7) -> np.ndarr
 def _deform(
     rng: np.random.Generator, h: int, width: int, radius: float, amount: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dents (radius factor, (h,)), a bent axis (offset, (h,)) and creases (shade, (h, w))."""
+    """Dents (radius factor (h,)), a bent axis (offset (h,)), creases (shade (h, w))."""
     t = np.linspace(0, 1, h, dtype=np.float32)
     dents = 1 + amount * 0.45 * _profile_noise(rng, h, 9)
     kink = rng.uniform(0.25, 0.75)
@@ -763,7 +948,7 @@ _BOTTLE_STYLES = {
 
 
 def _pick(rng: np.random.Generator, options: Any, vary: float, default: int = 0) -> int:
-    """Index of ``options``: random with probability ``vary``, else ``default`` (2 draws)."""
+    """Index of ``options``: random with probability ``vary``, else ``default``."""
     k, u = rng.integers(len(options)), rng.random()
     return int(k) if u < vary else default
 
@@ -782,7 +967,8 @@ def _bottle(
     neck_len *= math.exp(iv * 0.3 * rng.normal())
     shoulder *= math.exp(iv * 0.3 * rng.normal())
     tints = _GLASS_TINTS if glass else _PET_TINTS
-    tint, opacity = tints[_pick(rng, tints, iv, default=0 if glass else 1)]
+    tint_k = _pick(rng, tints, iv, default=0 if glass else 1)
+    tint, opacity = tints[tint_k]
     tint = np.array(tint) * np.exp(iv * 0.08 * rng.normal(size=3))
     has_cap = rng.random() >= 0.4 * iv
     cap_colour = _BRIGHT[_pick(rng, _BRIGHT, iv, default=1)]
@@ -826,7 +1012,7 @@ def _bottle(
     dents, bend, crease = _deform(rng, h, int(2 * radius_px) + 6, radius_px, amount)
     width = int(2 * math.ceil(float(np.max(r * dents * radius_px + np.abs(bend))))) + 4
     crease = _fit_width(crease, width)
-    return _revolved(
+    sprite = _revolved(
         r * dents * radius_px,
         rows,
         alpha,
@@ -835,6 +1021,10 @@ def _bottle(
         gloss=0.55 if glass else 0.45,
         crease=crease,
     )
+    # clear and tinted see-through PET counts as "clear", the brown PET as "other"
+    material = "glass" if glass else "clear" if tint_k < 3 else "other"
+    sprite.info["category"] = f"{material}_bottle"
+    return sprite
 
 
 def _fit_width(field: np.ndarray, width: int) -> np.ndarray:
@@ -886,7 +1076,7 @@ def _can(
     aspect *= math.exp(rng.normal(0, 0.06))
     colours = _BRIGHT[rng.integers(len(_BRIGHT), size=2)]
     squash = 1 - 0.45 * ctx.ch.deformation * rng.random()  # crushed flat along its axis
-    h = max(4, int(round(length * squash)))
+    h = max(2, int(round(length * squash)))
     t = (np.arange(h, dtype=np.float32) + 0.5) / h
     r = np.ones(h, dtype=np.float32)
     r[t < 0.03] = 0.86
@@ -922,7 +1112,7 @@ def _cup(
     rng: np.random.Generator, ctx: _Ctx, length: float, light: float
 ) -> Image.Image:
     aspect = 1.35 * math.exp(rng.normal(0, 0.12))
-    h = max(4, int(round(length)))
+    h = max(2, int(round(length)))
     t = (np.arange(h, dtype=np.float32) + 0.5) / h
     taper = rng.uniform(0.2, 0.35)
     r = 1 - taper * t
@@ -960,7 +1150,7 @@ def _butt(
     rng: np.random.Generator, ctx: _Ctx, length: float, light: float
 ) -> Image.Image:
     aspect = rng.uniform(3.5, 5.0)
-    h = max(4, int(round(length)))
+    h = max(2, int(round(length)))
     t = (np.arange(h, dtype=np.float32) + 0.5) / h
     r = np.ones(h, dtype=np.float32)
     rows = np.tile((0.92, 0.92, 0.88), (h, 1)).astype(np.float32)
@@ -984,7 +1174,7 @@ def _butt(
 def _flat_sprite(
     size: tuple[float, float], colour: np.ndarray
 ) -> tuple[Image.Image, Image.Image, ImageDraw.ImageDraw, ImageDraw.ImageDraw]:
-    """An RGB canvas (filled with ``colour``) and an alpha mask, twice the final size."""
+    """An RGB canvas (filled with ``colour``) and an alpha mask, at twice the size."""
     w, h = max(4, int(round(size[0] * 2))), max(4, int(round(size[1] * 2)))
     rgb = Image.new("RGB", (w, h), _rgb(colour))
     mask = Image.new("L", (w, h), 0)
@@ -1052,7 +1242,7 @@ def _blob(
 def _paper(
     rng: np.random.Generator, ctx: _Ctx, length: float, light: float
 ) -> Image.Image:
-    """Crumpled paper (a rough ball with creases) or a flat sheet with lines of print."""
+    """Crumpled paper (a rough ball with creases) or a flat sheet with printed lines."""
     colour = [
         np.array((0.93, 0.92, 0.88)),
         np.array((0.85, 0.82, 0.7)),
@@ -1112,7 +1302,7 @@ def _bag(
     return _finish_flat(rgb.filter(ImageFilter.GaussianBlur(1.0)), mask)
 
 
-# --------------------------------------------------------------------------- occlusion
+# ------------------------------------------------------------------------ occlusion
 
 
 def _occlude(
@@ -1177,13 +1367,13 @@ def _occlude(
         )
 
 
-# --------------------------------------------------------------------------- light, camera
+# ------------------------------------------------------------------------ light, camera
 
 
 def _light_and_camera(
     scene: Image.Image, rng: np.random.Generator, grain: np.random.Generator, ctx: _Ctx
 ) -> Image.Image:
-    """Brightness, contrast, colour cast, light gradient, shade, blur and sensor noise."""
+    """Brightness, contrast, colour cast, light gradient, shade, blur, sensor noise."""
     il, s = ctx.ch.illumination, ctx.size
     gain = math.exp(il * rng.normal(0, 0.35))
     contrast = math.exp(il * rng.normal(0, 0.3))
@@ -1212,14 +1402,14 @@ def _light_and_camera(
 
 
 def _grain(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """Pixel noise with mean 0 and standard deviation 1 (uniform: cheaper than Gaussian)."""
+    """Pixel noise, mean 0 and standard deviation 1 (uniform: cheaper than Gaussian)."""
     return (rng.random(shape, dtype=np.float32) - np.float32(0.5)) * np.float32(
         math.sqrt(12)
     )
 
 
 def _soften(a: np.ndarray, weight: float) -> np.ndarray:
-    """A slight camera blur of (H, W, C): each pixel mixes ``weight`` of each neighbour."""
+    """A slight camera blur of (H, W, C): a pixel mixes ``weight`` of each neighbour."""
     w = np.float32(weight)
     out = a * (1 - 2 * w)
     out[1:] += w * a[:-1]

@@ -1,6 +1,7 @@
-"""Self-checks for chapter 2, the data set: the majority-class guess and a stratified split.
+"""Self-checks for chapter 2, the data set: object sizes, the majority guess, a split.
 
-Also the reference ``stratified_indices`` that the chapter's solution shows.
+Also the references ``relative_sizes`` and ``stratified_indices`` that the chapter's
+solutions show.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from ..data.prepare import load_default
+from ..data.coco_stats import coco_statistics
 from ..data.splits import Splits
+from ..data.taco import TacoIndex, parse_annotations
 from .core import CheckFailed, check_value, self_check
 
 
 def stratified_indices(
     y: np.ndarray, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shuffled train/validation/test indices of labels ``y`` (N,) that keep each class's share.
+    """Shuffled train/validation/test indices of labels ``y`` (N,), class shares kept.
 
     Each class is shuffled and cut by ``fractions`` on its own. Returns three int arrays
     whose union is ``0 .. N-1``. Same seed, same split.
@@ -94,8 +96,9 @@ def _as_index_arrays(result: Any, n: int, where: str) -> list[np.ndarray]:
             where,
             f"the three parts hold {together.size} indices for {n} labels "
             f"({int(np.sum(counts == 0))} missing, {int(np.sum(counts > 1))} repeated)",
-            "every index 0 .. N-1 must land in exactly one split: cut each shuffled class "
-            "into three consecutive pieces, e.g. with np.split(idx, [n_train, n_train + n_val])",
+            "every index 0 .. N-1 must land in exactly one split: cut each shuffled "
+            "class into three consecutive pieces, e.g. with "
+            "np.split(idx, [n_train, n_train + n_val])",
         )
     return arrays
 
@@ -117,10 +120,11 @@ def _call(
 def check_stratified_indices(
     my_stratified_indices: Callable, verbose: bool = True
 ) -> int:
-    """Check ``my_stratified_indices(y, fractions, seed)`` by the properties a split must have.
+    """Check ``my_stratified_indices(y, fractions, seed)`` by what a split must do.
 
-    On several label arrays: three index arrays that together hold every index once, each
-    class split by ``fractions`` (within one image), and a shuffle that depends on ``seed``
+    On several label arrays: three index arrays that together hold every index once,
+    each class split by ``fractions`` (within one image), and a shuffle that depends on
+    ``seed``
     only. Any correct split passes, not just the reference's.
     """
     if not callable(my_stratified_indices):
@@ -143,10 +147,11 @@ def check_stratified_indices(
                         where,
                         f"the {name} split holds {got} images of class {label}, "
                         f"expected about {want:g} ({fraction:g} of {n_label})",
-                        "split each class on its own: for every label in np.unique(y), take "
-                        "its indices np.flatnonzero(y == label), shuffle them, and cut them "
-                        "by the fractions; a split of all indices at once does not keep the "
-                        "class shares, and an unshuffled one takes its test images from the "
+                        "split each class on its own: for every label in "
+                        "np.unique(y), take its indices np.flatnonzero(y == label), "
+                        "shuffle them, and cut them by the fractions; a split of all "
+                        "indices at once does not keep the class shares, and an "
+                        "unshuffled one takes its test images from the "
                         "end of the list",
                     )
     y, fractions, seed, what = cases[0]
@@ -170,22 +175,13 @@ def check_stratified_indices(
         _fail(
             f"case 1 ({what})",
             f"seeds {seed} and {seed + 1} put the same images in each split",
-            "shuffle each class with the seed's generator (rng.permutation(idx)) before "
-            "cutting it; otherwise the test set is always the last images of each class",
+            "shuffle each class with the seed's generator (rng.permutation(idx)) "
+            "before cutting it; otherwise the test set is always the last images of "
+            "each class",
         )
     if verbose:
         print(f"✓ my_stratified_indices: all {len(cases) + 1} checks passed")
     return len(cases) + 1
-
-
-def baseline_accuracy_answer(data: Splits | None = None) -> float:
-    """Accuracy of always answering "no bottle" (class 0) on the test split of ``data``.
-
-    Without ``data``, the book's default data (``load_default``) are loaded.
-    """
-    if data is None:
-        data = load_default(verbose=0)
-    return float(np.mean(data.y_test == 0))
 
 
 @self_check
@@ -194,8 +190,8 @@ def check_majority_accuracy(accuracy: Any, data: Splits, verbose: bool = True) -
     bottle = data.class_names.index("bottle") if "bottle" in data.class_names else 1
     expected = float(np.mean(data.y_test != bottle))
     hint = (
-        "count the test images without a bottle, np.sum(data.y_test == 0), and divide by "
-        "the number of test images"
+        "count the test images without a bottle, np.sum(data.y_test == 0), and divide "
+        "by the number of test images"
     )
     try:
         value = float(accuracy)
@@ -204,8 +200,8 @@ def check_majority_accuracy(accuracy: Any, data: Splits, verbose: bool = True) -
     if value is not None:
         if np.isclose(value, 1 - expected) and not np.isclose(expected, 0.5):
             hint = (
-                "that is the share of bottles; the guess 'no bottle' is right for every "
-                "image WITHOUT a bottle"
+                "that is the share of bottles; the guess 'no bottle' is right for "
+                "every image WITHOUT a bottle"
             )
         elif np.isclose(value, 100 * expected):
             hint = (
@@ -214,7 +210,10 @@ def check_majority_accuracy(accuracy: Any, data: Splits, verbose: bool = True) -
         elif not np.isclose(value, expected) and np.isclose(
             value, float(np.mean(data.y_train != bottle))
         ):
-            hint = "that is the training split's accuracy: use the test labels, data.y_test"
+            hint = (
+                "that is the training split's accuracy: use the test labels, "
+                "data.y_test"
+            )
     check_value(
         "accuracy of always answering 'no bottle' (test split)",
         accuracy,
@@ -222,3 +221,103 @@ def check_majority_accuracy(accuracy: Any, data: Splits, verbose: bool = True) -
         hint=hint,
         verbose=verbose,
     )
+
+
+def relative_sizes(index: TacoIndex) -> np.ndarray:
+    """Each annotated object's size relative to its photo: sqrt(box area / photo area).
+
+    In image id order, and within a photo in the order of its annotations. Returns
+    float64 of shape (number of annotations,).
+    """
+    sizes = []
+    for image_id in sorted(index.images):
+        image = index.images[image_id]
+        photo_area = image["width"] * image["height"]
+        for ann in index.annotations[image_id]:
+            _, _, w, h = ann["bbox"]
+            sizes.append(np.sqrt(w * h / photo_area))
+    return np.array(sizes, dtype=np.float64)
+
+
+def _size_cases(index: TacoIndex | None) -> list[tuple[TacoIndex, str]]:
+    """(index, description) for check_relative_sizes: a tiny made-up file, ``index``."""
+    tiny = {
+        "images": [
+            {"id": 0, "file_name": "a.jpg", "width": 100, "height": 100},
+            {"id": 1, "file_name": "b.jpg", "width": 400, "height": 100},
+            {"id": 2, "file_name": "c.jpg", "width": 50, "height": 50},
+        ],
+        "annotations": [
+            {"id": 0, "image_id": 1, "category_id": 0, "bbox": [0, 0, 20, 50]},
+            {"id": 1, "image_id": 0, "category_id": 0, "bbox": [10, 10, 10, 40]},
+            {"id": 2, "image_id": 0, "category_id": 0, "bbox": [0, 0, 100, 100]},
+            {"id": 3, "image_id": 1, "category_id": 0, "bbox": [300, 50, 100, 25]},
+        ],
+        "categories": [{"id": 0, "name": "Glass bottle", "supercategory": "Bottle"}],
+    }
+    cases = [
+        (
+            parse_annotations(tiny),
+            "3 photos: 100x100 with boxes 10x40 and 100x100, 400x100 with boxes "
+            "20x50 and 100x25, 50x50 without any",
+        )
+    ]
+    if index is not None:
+        cases.append((index, f"the {index.report.name} index"))
+    return cases
+
+
+@self_check
+def check_relative_sizes(
+    my_relative_sizes: Callable, index: TacoIndex | None = None, verbose: bool = True
+) -> int:
+    """Check ``my_relative_sizes(index)``: one size per annotation, sqrt(box / photo).
+
+    Tried on a tiny made-up index and on ``index`` (e.g. TACO's); the sizes are
+    compared as sorted values, so any order passes.
+    """
+    if not callable(my_relative_sizes):
+        raise CheckFailed(
+            "my_relative_sizes: expected a function, got "
+            f"{type(my_relative_sizes).__name__}"
+        )
+    cases = _size_cases(index)
+    for number, (case, what) in enumerate(cases, start=1):
+        where = f"my_relative_sizes: case {number} ({what})"
+        try:
+            got = np.asarray(my_relative_sizes(case), dtype=np.float64)
+        except NotImplementedError:
+            raise
+        except Exception as err:
+            raise CheckFailed(f"{where}: raised {type(err).__name__}: {err}") from err
+        want = np.sort(coco_statistics(case).relative_sizes)
+        if got.shape != want.shape:
+            hint = (
+                "one value per photo: loop over the annotations of each photo, "
+                "index.annotations[image_id], not over the photos"
+                if got.size == len(case.images)
+                else "one value for every annotation, index.annotations[image_id] "
+                "for every image_id in index.images"
+            )
+            raise CheckFailed(
+                f"{where}: gave {got.size} values, expected {want.size}\n  hint: {hint}"
+            )
+        got = np.sort(got)
+        if np.allclose(got, want, rtol=1e-6):
+            continue
+        if np.allclose(got, want**2, rtol=1e-6):
+            hint = "that is the box's share of the photo's area: take its square root"
+        elif np.allclose(got**2, want, rtol=1e-6):
+            hint = "these are square roots of the sizes: take the square root only once"
+        else:
+            hint = (
+                "divide each box's area, w * h from its bbox [x, y, w, h], by the area "
+                "of ITS photo, index.images[ann['image_id']], width times height"
+            )
+        raise CheckFailed(
+            f"{where}: gave sorted sizes {np.round(got[:4], 4)}..., expected "
+            f"{np.round(want[:4], 4)}...\n  hint: {hint}"
+        )
+    if verbose:
+        print(f"✓ my_relative_sizes: all {len(cases)} checks passed")
+    return len(cases)

@@ -13,7 +13,7 @@ by colour alone.
 
 from .convolutions import plot_convolution_demo, plot_feature_maps, plot_filters
 from .curves import plot_history, plot_learning_rates, plot_optimizer_comparison
-from .datasets import plot_class_balance
+from .datasets import plot_class_balance, plot_dataset_statistics
 from .evaluation import (
     plot_confusion_matrix,
     plot_model_comparison,
@@ -44,6 +44,7 @@ __all__ = [
     "plot_activations",
     "plot_channels",
     "plot_class_balance",
+    "plot_dataset_statistics",
     "plot_confusion_matrix",
     "plot_convolution_demo",
     "plot_error_history",
