@@ -24,6 +24,7 @@ from wastelab.data.coco_stats import (
 )
 from wastelab.data.synthetic import (
     DEFAULT_BOTTLE_SHARE,
+    Challenges,
     make_scenes,
     render_scene,
     scene_annotations,
@@ -44,6 +45,13 @@ def taco():
 
 @pytest.fixture(scope="module")
 def stand_in():
+    """The stand-in at TACO's object sizes (``Challenges.taco()``)."""
+    return coco_statistics(scene_annotations(1500, seed=0, challenges=Challenges.taco()))
+
+
+@pytest.fixture(scope="module")
+def book_default():
+    """The book's default scenes: TACO's counts, larger objects (see Challenges)."""
     return coco_statistics(scene_annotations(1500, seed=0))
 
 
@@ -66,6 +74,21 @@ def test_stand_in_matches_taco_within_the_stated_tolerance(taco, stand_in):
         f"allowed {r['tolerance']}"
         for r in drifted
     )
+
+
+def test_book_default_has_tacos_counts_and_larger_objects(taco, book_default):
+    rows = {r["statistic"]: r for r in calibration_table(taco, book_default)}
+    for counted in (
+        "bottle share",
+        "objects per image, mean",
+        "objects per image, median",
+        "share of photos with one object",
+    ):
+        assert rows[counted]["ok"], counted
+    # larger objects on purpose: at least twice TACO's median bottle, at most half the
+    # picture (documented in Challenges)
+    ratio = rows["bottle size, median"]["other"] / rows["bottle size, median"]["reference"]
+    assert 2.0 <= ratio <= 5.0, ratio
 
 
 def test_tolerance_fails_a_stand_in_that_drifts(taco, stand_in):

@@ -54,6 +54,8 @@ _EXTRA_WEIGHTS = np.array([0.1, 0.05, 0.08, 0.08, 0.14, 0.1, 0.45])
 # camera distance: the log of a bottle's length shrinks by SHRINK x scale on average
 # and spreads (standard deviation) by SPREAD x scale
 _SCALE_SHRINK = 2.2
+#: The ``scale`` at which objects have TACO's relative sizes (tests/data/test_calibration)
+TACO_SCALE = 0.5
 _SCALE_SPREAD = 1.5
 
 # Each kind of litter as the TACO category an annotator would give it (name,
@@ -77,11 +79,13 @@ _BICUBIC = Image.Resampling.BICUBIC
 class Challenges:
     """How hard the scenes are: one knob in [0, 1] per image classification challenge.
 
-    0 turns a challenge off, 1 is its hardest setting. The defaults are calibrated to
-    TACO: ``scale`` sets the distance to the camera (at 0 a bottle is half the picture
-    long; the default 0.5 gives objects of TACO's relative sizes) and ``clutter`` the
-    number of extra objects (the default 0.15 gives TACO's objects per photo).
-    ``bench/check_synthetic_fairness.py`` measures how well the course's models do.
+    0 turns a challenge off, 1 is its hardest setting. ``clutter`` sets the number of
+    extra objects (the default 0.15 gives TACO's objects per photo); ``scale`` the
+    distance to the camera: at 0 a bottle is half the picture long, at ``TACO_SCALE``
+    (0.5, :meth:`taco`) objects have TACO's relative sizes. The book's default, 0.1,
+    draws them larger: at 50 x 50, TACO-sized bottles are a few pixels long and the
+    course's models learn nothing from them (as the course found on TACO);
+    ``bench/check_synthetic_fairness.py`` measures how well the models do.
 
     - ``viewpoint``: rotation, lying instead of standing, foreshortening.
     - ``scale``: how far away and how varied in size objects are.
@@ -93,7 +97,7 @@ class Challenges:
     """
 
     viewpoint: float = 0.3
-    scale: float = 0.5
+    scale: float = 0.1
     deformation: float = 0.4
     occlusion: float = 0.2
     illumination: float = 0.15
@@ -112,6 +116,11 @@ class Challenges:
                     f"challenge {name!r} must be a number in [0, 1], got {value!r}"
                 )
             object.__setattr__(self, name, float(value))
+
+    @classmethod
+    def taco(cls) -> Challenges:
+        """The defaults with objects at TACO's relative sizes (``scale=TACO_SCALE``)."""
+        return cls(scale=TACO_SCALE)
 
     @classmethod
     def none(cls) -> Challenges:
@@ -418,7 +427,7 @@ def _render_image(
 def _camera_distance(rng: np.random.Generator, ch: Challenges) -> float:
     """A scene's bottle length as a share of the picture (log-normal, wider with scale).
 
-    Scale 0: always half the picture; the default scale gives bottles of TACO's relative
+    Scale 0: always half the picture; ``TACO_SCALE`` gives bottles of TACO's relative
     size (``tests/data/test_calibration.py``).
     """
     z = rng.standard_normal()

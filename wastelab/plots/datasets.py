@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,7 +116,8 @@ def plot_dataset_statistics(
         ax_size, ax_cat = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
 
         shares = [float(stats[n].bottle_share) for n in names]
-        bars = ax_share.bar(names, shares, color=[colours[n] for n in names])
+        labels = [textwrap.fill(n.replace(", ", ",\n"), 14) for n in names]
+        bars = ax_share.bar(labels, shares, color=[colours[n] for n in names])
         for bar, share in zip(bars, shares, strict=True):
             ax_share.text(
                 bar.get_x() + bar.get_width() / 2,
