@@ -1,4 +1,4 @@
-"""Data: sources (TACO, class folders, synthetic scenes), splits, .npz cache, tf.data pipeline."""
+"""Data: sources (TACO, folders, synthetic), splits, .npz cache, tf.data pipeline."""
 
 from .cache import load_splits, save_splits
 from .images import crop, read_image, to_array

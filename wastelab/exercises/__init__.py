@@ -1,4 +1,4 @@
-"""Self-checks for the book's exercises: call one on your answer, get a specific verdict.
+"""Self-checks for the book's exercises: call one on your answer, get a verdict.
 
 Each chapter's checks live in ``wastelab.exercises.chNN``; all are importable from here.
 """

@@ -1,4 +1,4 @@
-"""The machinery behind every self-check: run a reader's answer on cases, explain failures."""
+"""The machinery behind every self-check: run an answer on cases, explain failures."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class CheckFailed(AssertionError):
 
 @dataclass(frozen=True)
 class Case:
-    """One test of an answer: call it with ``args``, expect ``expected``; ``hint`` explains."""
+    """One test of an answer: call with ``args``, expect ``expected``; ``hint`` aids."""
 
     args: tuple
     expected: Any
@@ -57,9 +57,9 @@ def run_checks(
 ) -> int:
     """Call ``answer`` on every case; raise ``CheckFailed`` at the first wrong result.
 
-    An answer that still raises ``NotImplementedError`` is passed through unchanged, so an
-    unfinished exercise reads as "not done yet", not as a wrong answer. Returns the number
-    of cases passed and prints a one-line verdict.
+    An answer that still raises ``NotImplementedError`` is passed through unchanged, so
+    an unfinished exercise reads as "not done yet", not as a wrong answer. Returns the
+    number of cases passed and prints a one-line verdict.
     """
     if not callable(answer):
         raise CheckFailed(f"{name}: expected a function, got {type(answer).__name__}")
@@ -111,10 +111,10 @@ def _in_notebook() -> bool:
 def self_check(check: Callable[..., Any]) -> Callable[..., Any]:
     """Make ``check_*(answer)`` report in one line instead of a traceback.
 
-    In a notebook the verdict is printed: ``✓`` (passed), ``✗`` with the failing case and
-    a hint, or "not done yet" for an answer that still raises ``NotImplementedError``.
-    Elsewhere (tests, scripts) or with ``strict=True`` the check raises as before:
-    :class:`CheckFailed` or the ``NotImplementedError``.
+    In a notebook the verdict is printed: ``✓`` (passed), ``✗`` with the failing case
+    and a hint, or "not done yet" for an answer that still raises
+    ``NotImplementedError``. Elsewhere (tests, scripts) or with ``strict=True`` the
+    check raises as before: :class:`CheckFailed` or the ``NotImplementedError``.
     """
 
     @functools.wraps(check)

@@ -1,14 +1,14 @@
-"""Every figure the book shows, drawn with matplotlib: numpy arrays and dicts in, a Figure out.
+"""Every figure the book shows, drawn with matplotlib: arrays in, a Figure out.
 
 Each function draws on a new pyplot figure (or on an ``ax`` passed in) inside
-:func:`book_style`, a ``matplotlib.rc_context``: nothing global changes on import or after
-a call. The figure is returned, so in a notebook either end the cell with it *or* assign it
-(``fig = show_images(...)``): pyplot shows every new figure at the end of a cell, and a
-figure that is also the cell's value would show twice.
+:func:`book_style`, a ``matplotlib.rc_context``: nothing global changes on import or
+after a call. The figure is returned, so in a notebook either end the cell with it *or*
+assign it (``fig = show_images(...)``): pyplot shows every new figure at the end of a
+cell, and a figure that is also the cell's value would show twice.
 
-Colours come from the Okabe-Ito palette, which stays distinguishable with the common kinds
-of colour blindness; mistakes are marked by colour *and* by a thick frame and a "✗", never
-by colour alone.
+Colours come from the Okabe-Ito palette, which stays distinguishable with the common
+kinds of colour blindness; mistakes are marked by colour *and* by a thick frame and a
+"✗", never by colour alone.
 """
 
 from .convolutions import plot_convolution_demo, plot_feature_maps, plot_filters

@@ -22,7 +22,7 @@ from .style import (
 
 
 def _as_images(images: np.ndarray, where: str = "images") -> np.ndarray:
-    """(N, H, W) or (N, H, W, 1|3), uint8 or float in [0, 1] -> float (N, H, W, C) in [0, 1]."""
+    """(N, H, W) or (N, H, W, 1|3), uint8 or float in [0, 1] -> float (N, H, W, C)."""
     arr = np.asarray(images)
     if arr.ndim == 3:
         arr = arr[..., None]
@@ -104,10 +104,10 @@ def show_images(
 ) -> Figure:
     """Show images (N, H, W, C) in a grid, titled by label, or by prediction and truth.
 
-    ``images`` are uint8 or float in [0, 1], grayscale (C = 1, or no channel axis) or RGB.
-    ``labels`` and ``predictions`` are integer class ids (N,). With both, each image reads
-    "pred: ... / true: ..."; a mistake gets a thick :data:`MISTAKE_COLOR` frame and title
-    (with a ✗), a correct one a :data:`CORRECT_COLOR` title.
+    ``images`` are uint8 or float in [0, 1], grayscale (C = 1, or no channel axis) or
+    RGB. ``labels`` and ``predictions`` are integer class ids (N,). With both, each
+    image reads "pred: ... / true: ..."; a mistake gets a thick :data:`MISTAKE_COLOR`
+    frame and title (with a ✗), a correct one a :data:`CORRECT_COLOR` title.
     """
     imgs = _as_images(images)
     n = imgs.shape[0]
@@ -171,7 +171,7 @@ def _write_values(
     vmax: float,
     dark_low: bool = True,
 ) -> None:
-    """Write each value of a 2-D array in its cell, white on dark cells, black on light ones."""
+    """Write each value of a 2-D array in its cell: white on dark cells, else black."""
     integral = bool(np.all(arr == np.round(arr)))
     span = (vmax - vmin) or 1.0
     for (r, c), value in np.ndenumerate(arr):
@@ -212,10 +212,11 @@ def show_image_as_numbers(
     size: int = 8,
     title: str = "An image is a grid of numbers",
 ) -> Figure:
-    """Show a grayscale image (H, W) or (H, W, 1) beside a zoomed crop with its pixel values.
+    """Show a grayscale image (H, W) or (H, W, 1) beside a zoomed crop with its values.
 
-    ``region`` is ``(rows, cols)`` as two slices; without it, a ``size`` x ``size`` crop from
-    the middle of the image. The crop is at most 16 x 16 pixels so the numbers stay readable.
+    ``region`` is ``(rows, cols)`` as two slices; without it, a ``size`` x ``size`` crop
+    from the middle of the image. The crop is at most 16 x 16 pixels so the numbers stay
+    readable.
     """
     img = _as_2d(image, "image")
     h, w = img.shape
@@ -297,10 +298,11 @@ def _integer_ticks(ax: Axes, c0: int, c1: int, r0: int, r1: int) -> None:
 def plot_channels(
     rgb_image: np.ndarray, title: str = "One colour image, four arrays"
 ) -> Figure:
-    """Show an RGB image (H, W, 3), its red, green and blue channels, and its grayscale version.
+    """Show an RGB image (H, W, 3), its red, green and blue channels, and its grayscale.
 
-    Each channel is drawn in its own colour (the other two set to zero); grayscale uses the
-    ITU-R 601 weights 0.299 R + 0.587 G + 0.114 B, as Pillow's ``convert("L")`` does.
+    Each channel is drawn in its own colour (the other two set to zero); grayscale uses
+    the ITU-R 601 weights 0.299 R + 0.587 G + 0.114 B, as Pillow's ``convert("L")``
+    does.
     """
     arr = np.asarray(rgb_image)
     if arr.ndim != 3 or arr.shape[-1] != 3 or 0 in arr.shape:

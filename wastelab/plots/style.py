@@ -1,4 +1,4 @@
-"""The book's figure style: Okabe-Ito palette, fonts and sizes, new figures, saving PNGs."""
+"""The book's figure style: Okabe-Ito palette, fonts, sizes, new figures, saved PNGs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 
 from ..atomic import atomic_write
 
-# Okabe & Ito (2008): blue, vermillion, bluish green, reddish purple, orange, sky blue, black.
+# Okabe & Ito (2008): blue, vermillion, bluish green, reddish purple, orange, sky blue,
+# black.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 MISTAKE_COLOR = (
     "#D55E00"  # vermillion: reads as red, also to red-green colour-blind readers
@@ -52,8 +53,9 @@ def book_style() -> Iterator[None]:
     """Apply :data:`BOOK_RC` (fonts, palette, size) inside a ``with`` block only."""
     with plt.rc_context(BOOK_RC):
         yield
-        # the inline backend switches interactive mode on when it loads, which may happen
-        # inside this block; rc_context would switch it off again and hide later figures
+        # the inline backend switches interactive mode on when it loads, which may
+        # happen inside this block; rc_context would switch it off again and hide later
+        # figures
         interactive = matplotlib.is_interactive()
     matplotlib.interactive(interactive)
 
@@ -75,7 +77,7 @@ def _figure_and_axes(
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
-    """Write ``fig`` as a PNG to ``path`` atomically (a temporary file, then a rename)."""
+    """Write ``fig`` as a PNG to ``path`` atomically (a temporary file, renamed)."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"save_figure writes PNG files: {path} should end in .png")
