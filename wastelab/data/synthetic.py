@@ -54,7 +54,8 @@ _EXTRA_WEIGHTS = np.array([0.1, 0.05, 0.08, 0.08, 0.14, 0.1, 0.45])
 # camera distance: the log of a bottle's length shrinks by SHRINK x scale on average
 # and spreads (standard deviation) by SPREAD x scale
 _SCALE_SHRINK = 2.2
-#: The ``scale`` at which objects have TACO's relative sizes (tests/data/test_calibration)
+#: The ``scale`` at which objects have TACO's relative sizes
+#: (tests/data/test_calibration)
 TACO_SCALE = 0.5
 _SCALE_SPREAD = 1.5
 
