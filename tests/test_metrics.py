@@ -1,4 +1,5 @@
-"""Tests for wastelab.metrics: hand-computed scores, edge cases, agreement with scikit-learn."""
+"""Tests for wastelab.metrics: hand-computed scores, edge cases, agreement with
+scikit-learn, and the course's classification reports rebuilt from integer counts."""
 
 import numpy as np
 import pytest
@@ -13,11 +14,15 @@ from wastelab.metrics import (
     choose_threshold,
     classification_report,
     confusion_matrix,
+    confusion_matrix_from_report,
+    constant_baselines,
+    labels_from_confusion_matrix,
     majority_baseline,
     precision_recall_curve,
     predict_with_threshold,
     report_table,
     specificity,
+    verdict,
 )
 
 
@@ -259,3 +264,134 @@ def test_binary_report_agrees_with_sklearn(pair, positive):
         m, skm.confusion_matrix(y_true, y_pred, labels=[0, 1, 2])
     )
     assert m.sum() == len(y_true)
+
+
+# --------------------------------------------------------------------------- the course
+
+# The course's classification reports of its CNN, as its slides print them
+# (/work/shared/course: "Validation set", "Test set"): rows 0.0 (other), 1.0 (bottle),
+# accuracy, macro avg, weighted avg; columns precision, recall, f1-score (support apart).
+COURSE_REPORTS = {
+    "validation": {
+        "support": (94, 56),
+        "0": (0.61, 0.84, 0.71),
+        "1": (0.25, 0.09, 0.13),
+        "accuracy": 0.56,
+        "macro avg": (0.43, 0.46, 0.42),
+        "weighted avg": (0.47, 0.56, 0.49),
+    },
+    "test": {
+        "support": (118, 32),
+        "0": (0.78, 0.86, 0.81),
+        "1": (0.15, 0.09, 0.12),
+        "accuracy": 0.69,
+        "macro avg": (0.46, 0.46, 0.46),
+        "weighted avg": (0.64, 0.69, 0.67),
+    },
+}
+# The one printed number that no matrix with these supports gives: the test split's
+# macro-average recall is (101/118 + 3/32) / 2 = 0.4748, printed 0.47; the slide has 0.46.
+COURSE_SLIP = ("test", "macro avg", 1, 0.47)
+
+
+@pytest.mark.parametrize("split", ["validation", "test"])
+def test_the_course_reports_come_back_from_integer_counts(split):
+    course = COURSE_REPORTS[split]
+    precision, recall, _ = course["1"]
+    cm = confusion_matrix_from_report(course["support"], precision, recall)
+    expected = {"validation": [[79, 15], [51, 5]], "test": [[101, 17], [29, 3]]}
+    np.testing.assert_array_equal(cm, expected[split])
+    y_true, y_pred = labels_from_confusion_matrix(cm)
+    np.testing.assert_array_equal(confusion_matrix(y_true, y_pred), cm)
+    report = skm.classification_report(y_true, y_pred, output_dict=True)
+    assert (report["0"]["support"], report["1"]["support"]) == course["support"]
+    assert round(report["accuracy"], 2) == course["accuracy"]
+    for row in ("0", "1", "macro avg", "weighted avg"):
+        got = [report[row][k] for k in ("precision", "recall", "f1-score")]
+        want = list(course[row])
+        if (split, row) == COURSE_SLIP[:2]:
+            assert want[COURSE_SLIP[2]] == 0.46
+            want[COURSE_SLIP[2]] = COURSE_SLIP[3]
+        assert [round(v, 2) for v in got] == want, (split, row)
+
+
+def test_no_integer_counts_give_the_slides_test_macro_recall():
+    """The reconstruction is unique, and the slide's 0.46 fits no matrix at all."""
+    tp, fp = np.meshgrid(np.arange(33), np.arange(119), indexing="ij")
+    tn = 118 - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+    fits = (
+        (np.round(precision, 2) == 0.15)
+        & (np.round(tp / 32, 2) == 0.09)
+        & (np.round((tp + tn) / 150, 2) == 0.69)
+    )
+    assert list(zip(tp[fits], fp[fits], strict=True)) == [(3, 17)]
+    macro_recall = (tn[fits] / 118 + tp[fits] / 32) / 2
+    assert np.round(macro_recall, 2).tolist() == [0.47]
+
+
+def test_the_course_cnn_lost_to_both_constant_guesses():
+    cm = confusion_matrix_from_report((118, 32), 0.15, 0.09)
+    y_true, y_pred = labels_from_confusion_matrix(cm)
+    cnn = binary_report(y_true, y_pred)
+    guesses = constant_baselines(y_true)
+    other, bottle = guesses["always 'other'"], guesses["always 'bottle'"]
+    assert other["accuracy"] == pytest.approx(118 / 150)
+    assert bottle["f1"] == pytest.approx(2 * 32 / (32 + 150))
+    assert other["accuracy"] > cnn["accuracy"] and bottle["f1"] > cnn["f1"]
+    assert round(bottle["f1"], 2) == 0.35 and round(other["accuracy"], 3) == 0.787
+    assert other["balanced_accuracy"] == bottle["balanced_accuracy"] == 0.5
+    assert cnn["balanced_accuracy"] < 0.5
+    assert verdict("the CNN", cnn, guesses, "balanced_accuracy", width=None) == (
+        "On balanced accuracy, the CNN (0.475) does not beat always 'other' (0.500) "
+        "or always 'bottle' (0.500)."
+    )
+    sentence = verdict("the CNN", cnn, guesses, "f1", width=None)
+    assert sentence == (
+        "On F1, the CNN (0.115) beats always 'other' (0.000) but not always "
+        "'bottle' (0.352)."
+    )
+    wrapped = verdict("the CNN", cnn, guesses, "balanced_accuracy")  # 88 columns
+    assert "\n" in wrapped and max(len(line) for line in wrapped.splitlines()) <= 88
+    assert verdict("x", {"f1": 0.9}, guesses).startswith("On F1, x (0.900) beats ")
+
+
+def test_constant_baselines_keys_and_formula():
+    y = np.array([0] * 70 + [1] * 30)
+    guesses = constant_baselines(y, ("other", "bottle"))
+    assert list(guesses) == ["always 'other'", "always 'bottle'"]
+    s = 0.3
+    assert guesses["always 'bottle'"]["f1"] == pytest.approx(2 * s / (1 + s))
+    assert guesses["always 'other'"] == {
+        k: v for k, v in majority_baseline(y, y).items() if k != "predicted_class"
+    }
+    with pytest.raises(ValueError, match="out of range"):
+        constant_baselines(np.array([0, 1, 2]), ("a", "b"))
+    with pytest.raises(ValueError, match="empty"):
+        verdict("x", {"f1": 0.5}, {})
+
+
+def test_confusion_matrix_from_report_refuses_what_does_not_fit():
+    with pytest.raises(ValueError, match="0 pairs"):
+        confusion_matrix_from_report((10, 10), precision=0.33, recall=0.55)
+    with pytest.raises(ValueError, match="not one"):  # one digit: many pairs fit
+        confusion_matrix_from_report((94, 56), 0.3, 0.1, digits=1)
+    with pytest.raises(ValueError, match="two counts"):
+        confusion_matrix_from_report((94, 56, 3), 0.25, 0.09)
+    # no bottle found: precision 0 whatever FP is, so the counts are not determined
+    with pytest.raises(ValueError, match="6 pairs"):
+        confusion_matrix_from_report((5, 5), 0.0, 0.0)
+    np.testing.assert_array_equal(
+        confusion_matrix_from_report((5, 5), 1.0, 1.0), [[5, 0], [0, 5]]
+    )
+
+
+def test_labels_from_confusion_matrix_round_trip():
+    cm = np.array([[3, 0, 1], [2, 5, 0], [0, 1, 4]])
+    y_true, y_pred = labels_from_confusion_matrix(cm)
+    assert len(y_true) == len(y_pred) == cm.sum()
+    np.testing.assert_array_equal(confusion_matrix(y_true, y_pred, n_classes=3), cm)
+    for bad in (np.zeros((2, 3)), [[1, -1], [0, 2]], [[0.5, 1], [1, 1]]):
+        with pytest.raises(ValueError):
+            labels_from_confusion_matrix(bad)

@@ -1,19 +1,13 @@
-"""Chapter 7 self-checks: the references pass, typical mistakes fail with the right hint."""
+"""Chapter 7 self-checks: the references pass, typical mistakes fail with the right hint,
+and no answer to the value exercise is stored in the package."""
 
 import numpy as np
 import pytest
+from sklearn.metrics import fbeta_score
 
 from wastelab import metrics
-from wastelab.exercises import CheckFailed
-from wastelab.exercises.ch07 import (
-    SURVEY_BOTTLES,
-    SURVEY_PHOTOS,
-    check_majority_guess,
-    check_precision_recall_f1,
-    precision_recall_f1,
-    survey_majority_accuracy_answer,
-    survey_majority_f1_answer,
-)
+from wastelab.exercises import CheckFailed, ch07
+from wastelab.exercises.ch07 import check_constant_guesses, check_f_beta, f_beta_score
 
 
 def _labels(tp, fp, fn, tn):
@@ -25,112 +19,110 @@ def _labels(tp, fp, fn, tn):
 
 @pytest.mark.parametrize(
     "counts",
-    [
-        (30, 10, 20, 90),
-        (5, 45, 1, 149),
-        (0, 0, 10, 90),
-        (0, 5, 0, 95),
-        (12, 0, 0, 88),
-        (1, 0, 0, 0),
-    ],
+    [(30, 10, 20, 90), (5, 45, 1, 149), (0, 0, 10, 90), (0, 5, 0, 95), (12, 0, 0, 88)],
 )
-def test_reference_agrees_with_the_package(counts):
-    report = metrics.binary_report(*_labels(*counts))
-    assert precision_recall_f1(*counts) == pytest.approx(
-        (report["precision"], report["recall"], report["f1"])
-    )
+@pytest.mark.parametrize("beta", [0.5, 1.0, 2.0, 3.0])
+def test_reference_agrees_with_scikit_learn(counts, beta):
+    y_true, y_pred = _labels(*counts)
+    expected = fbeta_score(y_true, y_pred, beta=beta, zero_division=0)
+    assert f_beta_score(*counts[:3], beta) == pytest.approx(expected)
+    if beta == 1.0:
+        assert f_beta_score(*counts[:3]) == pytest.approx(
+            metrics.binary_report(y_true, y_pred)["f1"]
+        )
 
 
 def test_reference_passes_and_stub_is_not_done_yet(capsys):
-    check_precision_recall_f1(precision_recall_f1)
-    assert "✓ my_precision_recall_f1: all 6 checks passed" in capsys.readouterr().out
+    check_f_beta(f_beta_score)
+    assert "✓ my_f_beta: all 7 checks passed" in capsys.readouterr().out
 
-    def stub(tp, fp, fn, tn):
+    def stub(tp, fp, fn, beta):
         raise NotImplementedError("Exercise 7.1")
 
     with pytest.raises(NotImplementedError):
-        check_precision_recall_f1(stub)
+        check_f_beta(stub)
 
 
-def test_another_correct_answer_passes():
-    def with_numpy_and_a_list(tp, fp, fn, tn):
-        p = np.divide(tp, tp + fp) if tp + fp else 0
-        r = np.divide(tp, tp + fn) if tp + fn else 0
-        f = (
-            np.divide(2 * tp, 2 * tp + fp + fn) if tp else 0
-        )  # the same F1, from the counts
-        return [p, r, f]
+def test_the_precision_recall_form_passes():
+    def from_precision_and_recall(tp, fp, fn, beta):
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        b2 = beta * beta
+        return (1 + b2) * p * r / (b2 * p + r) if p + r else 0.0
 
-    check_precision_recall_f1(with_numpy_and_a_list, verbose=False)
+    check_f_beta(from_precision_and_recall, verbose=False)
 
 
-def _swapped(tp, fp, fn, tn):
-    p, r, f = precision_recall_f1(tp, fp, fn, tn)
-    return r, p, f
+def _wrong_side(tp, fp, fn, beta):
+    return f_beta_score(tp, fp, fn, 1 / beta)
 
 
-def _average_f1(tp, fp, fn, tn):
-    p, r, _ = precision_recall_f1(tp, fp, fn, tn)
-    return p, r, (p + r) / 2
+def _not_squared(tp, fp, fn, beta):
+    return (1 + beta) * tp / ((1 + beta) * tp + beta * fn + fp) if tp else 0.0
 
 
-def _no_guard(tp, fp, fn, tn):
+def _no_guard(tp, fp, fn, beta):
     p, r = tp / (tp + fp), tp / (tp + fn)
-    return p, r, 2 * p * r / (p + r)
+    return (1 + beta**2) * p * r / (beta**2 * p + r)
 
 
-def _numpy_nan(tp, fp, fn, tn):
+def _numpy_nan(tp, fp, fn, beta):
     p, r = np.float64(tp) / (tp + fp), np.float64(tp) / (tp + fn)
-    return p, r, 2 * p * r / (p + r)
-
-
-def _uses_tn(tp, fp, fn, tn):
-    return tp / (tp + fp), tn / (tn + fp), (tp + tn) / (tp + fp + fn + tn)
+    return (1 + beta**2) * p * r / (beta**2 * p + r)
 
 
 @pytest.mark.parametrize(
     "wrong, hint",
     [
-        (_swapped, "swapped"),
-        (_average_f1, "harmonic mean"),
+        (_wrong_side, "beta weighs recall"),
+        (_not_squared, "square beta"),
+        (lambda tp, fp, fn, beta: f_beta_score(tp, fp, fn), "F1 for every beta"),
         (_no_guard, "0 / 0"),
         (_numpy_nan, "0 / 0"),
-        (_uses_tn, "recall divides by TP \\+ FN"),
-        (lambda tp, fp, fn, tn: {"precision": 1.0}, "three numbers"),
-        (
-            lambda tp, fp, fn, tn: (*precision_recall_f1(tp, fp, fn, tn)[:2], 0.5),
-            "precision and recall are right",
-        ),
+        (lambda tp, fp, fn, beta: 0.5, "with beta = 1"),
     ],
 )
-def test_precision_recall_f1_mistakes(wrong, hint):
+def test_f_beta_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check_precision_recall_f1(wrong, verbose=False)
+        check_f_beta(wrong, verbose=False)
 
 
-def test_majority_guess_answers_match_the_package(capsys):
-    y = np.array([1] * SURVEY_BOTTLES + [0] * (SURVEY_PHOTOS - SURVEY_BOTTLES))
-    report = metrics.majority_baseline(y, y)
-    assert survey_majority_accuracy_answer() == pytest.approx(report["accuracy"])
-    assert survey_majority_f1_answer() == report["f1"] == 0.0
-    check_majority_guess(survey_majority_accuracy_answer(), survey_majority_f1_answer())
-    assert "✓ majority guess" in capsys.readouterr().out
+def test_failure_messages_do_not_name_the_reference():
+    with pytest.raises(CheckFailed) as failure:
+        check_f_beta(_wrong_side, verbose=False)
+    assert "f_beta_score" not in str(failure.value)
+
+
+def test_no_value_answer_ships_in_the_package():
+    assert not [name for name in dir(ch07) if name.endswith("_answer")]
+    assert not hasattr(ch07, "SURVEY_PHOTOS")
+
+
+@pytest.mark.parametrize("photos, bottles", [(2000, 140), (150, 32), (10, 5)])
+def test_constant_guesses_computed_from_the_counts(photos, bottles, capsys):
+    s = bottles / photos
+    check_constant_guesses(1 - s, 0.0, 2 * s / (1 + s), photos, bottles)
+    assert "✓ constant guesses" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
-    "accuracy, f1, error, hint",
+    "values, error, hint",
     [
-        (..., 0.0, NotImplementedError, "fill in"),
-        (0.93, ..., NotImplementedError, "fill in"),
-        (0.07, 0.0, CheckFailed, "WITH a bottle"),
-        (93.0, 0.0, CheckFailed, "percent"),
-        (0.5, 0.0, CheckFailed, "right on every"),
-        (0.93, float("nan"), CheckFailed, "not nan"),
-        (0.93, 0.93, CheckFailed, "F1 is not accuracy"),
-        (0.93, 0.5, CheckFailed, "TP = 0"),
-        (np.ones(2), 0.0, CheckFailed, "one number"),
+        ((..., 0.0, 0.13), NotImplementedError, "fill in"),
+        ((0.93, 0.0, ...), NotImplementedError, "fill in"),
+        ((0.07, 0.0, 280 / 2140), CheckFailed, "WITH a bottle"),
+        ((93.0, 0.0, 280 / 2140), CheckFailed, "percent"),
+        ((0.5, 0.0, 280 / 2140), CheckFailed, "right on every photo"),
+        ((0.93, float("nan"), 280 / 2140), CheckFailed, "not nan"),
+        ((0.93, 0.93, 280 / 2140), CheckFailed, "F1 is not accuracy"),
+        ((0.93, 0.5, 280 / 2140), CheckFailed, "how many bottles"),
+        ((0.93, 0.0, 0.07), CheckFailed, "recall\\s+is 1"),
+        ((0.93, 0.0, 0.535), CheckFailed, "harmonic mean"),
+        ((0.93, 0.0, 0.0), CheckFailed, "finds every bottle"),
+        ((0.93, 0.0, 0.3), CheckFailed, "precision and recall"),
+        ((np.ones(2), 0.0, 0.13), CheckFailed, "one number"),
     ],
 )
-def test_majority_guess_mistakes(accuracy, f1, error, hint):
+def test_constant_guesses_mistakes(values, error, hint):
     with pytest.raises(error, match=hint):
-        check_majority_guess(accuracy, f1, verbose=False)
+        check_constant_guesses(*values, photos=2000, bottles=140, verbose=False)

@@ -1,33 +1,38 @@
 """Chapter 8 self-checks: the references pass, typical mistakes fail with the right hint."""
 
 import keras
+import numpy as np
 import pytest
 
-from wastelab import models
+from wastelab import models, training
+from wastelab.data.splits import stratified_split
 from wastelab.exercises import CheckFailed
 from wastelab.exercises.ch08 import (
+    RUN_EPOCHS,
     build_two_hidden_mlp,
+    check_dropout_runs,
     check_mlp_param_count,
     check_two_hidden_mlp,
-    mlp_param_count,
+    count_mlp_params,
+    train_mlp_with_dropout,
 )
 
 
 def test_param_count_matches_keras():
-    assert mlp_param_count((50, 50, 1), [128], 2) == 320_386
-    assert mlp_param_count((50, 50, 1), [128], 2) == models.count_params(
+    assert count_mlp_params((50, 50, 1), [128], 2) == 320_386
+    assert count_mlp_params((50, 50, 1), [128], 2) == models.count_params(
         models.build_mlp()
     )
-    assert mlp_param_count((50, 50, 1), [64, 32], 2) == models.count_params(
+    assert count_mlp_params((50, 50, 1), [64, 32], 2) == models.count_params(
         build_two_hidden_mlp(64, 32)
     )
-    assert mlp_param_count((8, 6, 3), [5, 4], 3) == models.count_params(
+    assert count_mlp_params((8, 6, 3), [5, 4], 3) == models.count_params(
         build_two_hidden_mlp(5, 4, input_shape=(8, 6, 3), n_classes=3)
     )
 
 
 def test_reference_passes_and_stub_is_not_done_yet(capsys):
-    check_mlp_param_count(mlp_param_count)
+    check_mlp_param_count(count_mlp_params)
     assert "✓ my_mlp_param_count: all 4 checks passed" in capsys.readouterr().out
 
     def stub(input_shape, hidden, n_classes):
@@ -43,11 +48,11 @@ def _no_bias(shape, hidden, k):
 
 
 def _no_channels(shape, hidden, k):
-    return mlp_param_count((shape[0], shape[1], 1), hidden, k)
+    return count_mlp_params((shape[0], shape[1], 1), hidden, k)
 
 
 def _no_output(shape, hidden, k):
-    return mlp_param_count(shape, hidden[:-1], hidden[-1]) if hidden else 0
+    return count_mlp_params(shape, hidden[:-1], hidden[-1]) if hidden else 0
 
 
 def _one_bias_per_layer(shape, hidden, k):
@@ -56,7 +61,7 @@ def _one_bias_per_layer(shape, hidden, k):
 
 
 def _first_hidden_only(shape, hidden, k):
-    return mlp_param_count(shape, hidden[:1], k)
+    return count_mlp_params(shape, hidden[:1], k)
 
 
 @pytest.mark.parametrize(
@@ -143,3 +148,77 @@ def test_two_hidden_mlp_stub_is_not_done_yet():
 
     with pytest.raises(NotImplementedError):
         check_two_hidden_mlp(stub)
+
+
+# ----------------------------------------------------------- the dropout study (8.3)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """60 noisy 8x8 images; a third are "bottles" with a bright centre."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(60) < 0.33).astype(np.int64)
+    x = rng.integers(0, 110, (60, 8, 8, 1)).astype(np.uint8)
+    x[y == 1, 2:6, 2:6, 0] += 120
+    return stratified_split(x, y, fractions=(0.6, 0.2, 0.2), seed=0)
+
+
+@pytest.mark.slow
+def test_reference_run_is_the_course_mlp_with_that_rate(tiny):
+    result = train_mlp_with_dropout(tiny, 0.5, seed=1)
+    assert len(result.history["loss"]) == RUN_EPOCHS == 30
+    assert models.count_params(result.model) == count_mlp_params((8, 8, 1), [128], 2)
+    rates = [
+        layer.rate
+        for layer in result.model.layers
+        if isinstance(layer, keras.layers.Dropout)
+    ]
+    assert rates == [0.5]
+
+
+@pytest.mark.slow
+def test_dropout_study_reference_passes_and_reports(tiny, capsys):
+    scores = check_dropout_runs(
+        train_mlp_with_dropout, tiny, rates=(0.2, 0.5), seeds=(0,)
+    )
+    assert set(scores) == {0.2, 0.5} and all(len(f) == 1 for f in scores.values())
+    assert all(0.0 <= f <= 1.0 for f1s in scores.values() for f in f1s)
+    out = capsys.readouterr().out
+    assert "validation F1 of the bottle class (12 images, 4 bottles)" in out
+    assert "always 'bottle' F1 0.500" in out  # 2s / (1 + s) with s = 4/12
+    assert "[[TN, FP], [FN, TP]]" in out
+    assert "of 2 runs answered one class" in out
+    assert "✓ my_dropout_run: 2 runs" in out
+    assert max(len(line) for line in out.splitlines()) <= 88
+
+
+def _train(tiny, rate, seed, epochs=RUN_EPOCHS, hidden=128, dropout=None):
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(hidden, activation="relu")(x)
+    x = keras.layers.Dropout(rate if dropout is None else dropout)(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+    return training.train(model, tiny, epochs=epochs, seed=seed, verbose=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda d, r, s: _train(d, r, s, dropout=0.2), "pass the rate"),
+        (lambda d, r, s: _train(d, r, s, epochs=2), "epochs=30"),
+        (lambda d, r, s: _train(d, r, s, hidden=64), "Dense 128 ReLU"),
+        (lambda d, r, s: _train(d, r, s).model, "what training.train returns"),
+    ],
+)
+def test_dropout_study_mistakes(tiny, wrong, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_dropout_runs(wrong, tiny, rates=(0.5,), seeds=(0,), verbose=False)
+
+
+def test_dropout_study_stub_is_not_done_yet(tiny):
+    def stub(data, rate, seed):
+        raise NotImplementedError("Exercise 8.3")
+
+    with pytest.raises(NotImplementedError):
+        check_dropout_runs(stub, tiny)

@@ -1,178 +1,133 @@
-"""Self-checks for chapter 7, measuring what matters: precision, recall and F1 from the four
-counts of a confusion matrix, and the scores of a majority guess.
+"""Self-checks for chapter 7, measuring what matters: the F-beta score from the counts
+of a confusion matrix, and the scores of the two constant guesses on a litter survey.
 
-Reference answers (tested, shown in the chapter's solutions):
+The reference :func:`f_beta_score` is tested and shown in the chapter's solution. The
+value exercise stores no answer: its check computes the expected scores from the
+survey's counts, with :mod:`wastelab.metrics`, when it runs.
 
-- :func:`precision_recall_f1`: the three scores of the positive class from TP, FP, FN, TN;
-- :func:`survey_majority_accuracy_answer`, :func:`survey_majority_f1_answer`: the value
-  exercise, a majority guess on a litter survey of :data:`SURVEY_PHOTOS` photos.
-
-Each ``check_*`` prints a one-line verdict when every case passes and raises
-:class:`~wastelab.exercises.core.CheckFailed` (saying which input failed, with a hint) at
-the first wrong one; an answer that still raises ``NotImplementedError`` passes it through.
+In a notebook each ``check_*`` prints one line: passed, wrong (which input failed, with
+a hint) or not done yet. Elsewhere a wrong answer raises
+:class:`~wastelab.exercises.core.CheckFailed` and an unfinished one its
+``NotImplementedError``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .ch03 import _strict
 from .core import Case, CheckFailed, check_value, run_checks, self_check
 
-# The value exercise: a survey of photos, few of which show a bottle.
-SURVEY_PHOTOS = 2000
-SURVEY_BOTTLES = 140
 
+def f_beta_score(tp: int, fp: int, fn: int, beta: float = 1.0) -> float:
+    """F-beta of the positive class from the counts: recall weighs beta times as much.
 
-def precision_recall_f1(
-    tp: int, fp: int, fn: int, tn: int
-) -> tuple[float, float, float]:
-    """Precision, recall and F1 of the positive class from the four counts.
-
-    precision = TP / (TP + FP), recall = TP / (TP + FN), F1 = 2 P R / (P + R), their
-    harmonic mean. A ratio with an empty denominator (nothing predicted positive, no true
-    positives at all) counts as 0, as in scikit-learn with ``zero_division=0``. TN plays no
-    part: these scores look at the positive class only.
+    F_beta = (1 + b^2) P R / (b^2 P + R) with precision P and recall R, which is
+    (1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP) in counts: b = 1 gives F1, b = 2
+    favours finding positives, b = 0.5 avoiding false alarms. Without a single true
+    positive it is 0 (scikit-learn's ``zero_division=0``).
     """
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return float(precision), float(recall), float(f1)
+    b2 = beta**2
+    if tp == 0:
+        return 0.0
+    return float((1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp))
 
 
-def _as_three(answer: Callable) -> Callable:
-    """``answer`` with its result as a float array of shape (3,), or a clear TypeError."""
+def _expected_f_beta(tp: int, fp: int, fn: int, beta: float) -> float:
+    """F-beta as scikit-learn computes it, on labels with exactly these counts."""
+    from sklearn.metrics import fbeta_score
+
+    from ..metrics import labels_from_confusion_matrix
+
+    y_true, y_pred = labels_from_confusion_matrix([[5, fp], [fn, tp]])  # TN: any
+    return float(fbeta_score(y_true, y_pred, beta=beta, zero_division=0))
+
+
+def _warnings_raise(answer: Callable) -> Callable:
+    """``answer`` run with numpy's divide and invalid warnings raised as errors."""
 
     def run(*args):
-        got = answer(*args)
-        try:
-            arr = np.asarray(got, dtype=float)
-        except (TypeError, ValueError):
-            arr = None
-        if arr is None or arr.shape != (3,):
-            raise TypeError(
-                f"return a tuple (precision, recall, f1) of three numbers, got "
-                f"{type(got).__name__} {got!r:.60}"
-            )
-        return arr
+        with warnings.catch_warnings(), np.errstate(divide="raise", invalid="raise"):
+            warnings.simplefilter("error", RuntimeWarning)
+            return answer(*args)
 
     return run
 
 
-_PRF_HINT = (
-    "precision = TP / (TP + FP) (how many alarms were right), recall = TP / (TP + FN) "
-    "(how many bottles were found), F1 = 2 * P * R / (P + R); return (precision, "
-    "recall, f1) in that order"
+_GENERAL_HINT = (
+    "F_beta = (1 + beta^2) * P * R / (beta^2 * P + R), with precision P = TP / (TP + "
+    "FP) and recall R = TP / (TP + FN)"
 )
 
 
-def _prf_hint(answer: Callable, counts: tuple[int, int, int, int]) -> str:
-    """A hint naming the typical slip that ``answer``'s result on ``counts`` shows."""
-    p, r, f = precision_recall_f1(*counts)
+def _f_beta_hint(answer: Callable) -> str:
+    """A hint naming the typical slip that ``answer`` shows for beta = 2."""
+    counts = (30, 10, 20)
     try:
         with np.errstate(all="ignore"):
-            got = np.asarray(answer(*counts), dtype=float).ravel()
+            got = float(np.asarray(answer(*counts, 2.0), dtype=float).ravel()[0])
     except Exception:  # the checks report the crash itself
-        return _PRF_HINT
-    if got.shape != (3,):
-        return _PRF_HINT
+        return _GENERAL_HINT
+    tp, fp, fn = counts
     slips = [
         (
-            (r, p, f),
-            "precision and recall are swapped: precision divides by TP + FP (the "
-            "false alarms, FP), recall by TP + FN (the missed bottles, FN)",
+            _expected_f_beta(*counts, 0.5),
+            "beta weighs recall, not precision: beta^2 goes with the missed "
+            "positives FN (recall's side), so that beta = 2 makes a miss cost more "
+            "than a false alarm",
         ),
         (
-            (p, r, (p + r) / 2),
-            "F1 is the harmonic mean 2 * P * R / (P + R), not the plain "
-            "average (P + R) / 2: it stays low unless BOTH are high",
+            3 * tp / (3 * tp + 2 * fn + fp),
+            "square beta: the weights are 1 + beta^2 and beta^2, not 1 + beta and beta",
         ),
         (
-            (r, p, (p + r) / 2),
-            "precision and recall are swapped, and F1 is the harmonic mean "
-            "2 * P * R / (P + R), not (P + R) / 2",
+            _expected_f_beta(*counts, 1.0),
+            "that is F1 for every beta: use the beta the function receives",
         ),
     ]
     for wrong, hint in slips:
-        if np.allclose(got, wrong, rtol=1e-6):
+        if np.isclose(got, wrong, rtol=1e-6):
             return hint
-    right_p, right_r = np.isclose(got[0], p), np.isclose(got[1], r)
-    if right_p and not right_r:
-        return (
-            "recall divides by TP + FN (all true bottles): the share of bottles found. "
-            "TN plays no part"
-        )
-    if right_r and not right_p:
-        return (
-            "precision divides by TP + FP (all predicted bottles): the share of alarms "
-            "that were right. TN plays no part"
-        )
-    if right_p and right_r:
-        return "precision and recall are right; F1 = 2 * P * R / (P + R)"
-    return _PRF_HINT
+    return _GENERAL_HINT
 
 
 _ZERO_HINT = (
-    "nothing here is predicted positive (TP + FP = 0) or nothing is truly positive "
-    "(TP + FN = 0): the ratio is 0 / 0. Return 0.0 for it, as scikit-learn does with "
-    "zero_division=0, e.g. `tp / (tp + fp) if tp + fp else 0.0`; F1 is then 0 too"
+    "here TP = 0, so precision or recall is 0 / 0: count it as 0, as scikit-learn "
+    "does with zero_division=0. Without a true positive F_beta is 0"
 )
 
 
 @self_check
-def check_precision_recall_f1(
-    my_precision_recall_f1: Callable, verbose: bool = True
-) -> None:
-    """Check ``my_precision_recall_f1(tp, fp, fn, tn)`` -> (precision, recall, f1).
+def check_f_beta(my_f_beta: Callable, verbose: bool = True) -> None:
+    """Check ``my_f_beta(tp, fp, fn, beta)`` -> the F-beta score of the positive class.
 
-    Cases: ordinary counts, a model with many false alarms (exposes swapped FP and FN), the
-    same counts with far more true negatives (which must change nothing), a perfect model,
-    and the two 0 / 0 cases (nothing predicted positive; no positives at all).
+    Expected values come from scikit-learn's ``fbeta_score`` on labels with the same
+    counts. Cases: beta = 1 (F1), 2 and 0.5 on the same counts (exposing a beta on the
+    wrong side or not squared), many false alarms, a perfect model, and no true
+    positive (precision or recall 0 / 0).
     """
-    answer = _as_three(_strict(my_precision_recall_f1))
-    typical = (30, 10, 20, 90)
-    alarms = (5, 45, 1, 149)
-    hint = _prf_hint(my_precision_recall_f1, alarms)
+    slip = _f_beta_hint(my_f_beta)
     cases = [
         Case(
-            typical,
-            precision_recall_f1(*typical),
-            hint=_prf_hint(my_precision_recall_f1, typical),
+            (30, 10, 20, 1.0),
+            _expected_f_beta(30, 10, 20, 1.0),
+            hint="with beta = 1, F_beta is F1 = 2 * P * R / (P + R)",
         ),
-        Case(alarms, precision_recall_f1(*alarms), hint=hint),
+        Case((30, 10, 20, 2.0), _expected_f_beta(30, 10, 20, 2.0), hint=slip),
+        Case((30, 10, 20, 0.5), _expected_f_beta(30, 10, 20, 0.5), hint=slip),
+        Case((5, 45, 1, 2.0), _expected_f_beta(5, 45, 1, 2.0), hint=slip),
         Case(
-            (30, 10, 20, 5000),
-            precision_recall_f1(30, 10, 20, 5000),
-            hint="TN must not matter: precision, recall and F1 only look at the positive "
-            "class (TP, FP, FN). Using TN gives accuracy or specificity instead",
+            (12, 0, 0, 3.0),
+            _expected_f_beta(12, 0, 0, 3.0),
+            hint="a perfect model (no FP, no FN) scores 1 for every beta",
         ),
-        Case(
-            (12, 0, 0, 88),
-            precision_recall_f1(12, 0, 0, 88),
-            hint="a perfect model (no FP, no FN) has precision = recall = F1 = 1",
-        ),
-        Case((0, 0, 10, 90), precision_recall_f1(0, 0, 10, 90), hint=_ZERO_HINT),
-        Case((0, 5, 0, 95), precision_recall_f1(0, 5, 0, 95), hint=_ZERO_HINT),
+        Case((0, 0, 10, 2.0), _expected_f_beta(0, 0, 10, 2.0), hint=_ZERO_HINT),
+        Case((0, 5, 0, 0.5), _expected_f_beta(0, 5, 0, 0.5), hint=_ZERO_HINT),
     ]
-    run_checks("my_precision_recall_f1", answer, cases, verbose=verbose)
-
-
-def survey_majority_accuracy_answer() -> float:
-    """Accuracy of always answering "other" on the survey: the share of photos without a
-    bottle, (2000 - 140) / 2000."""
-    return (SURVEY_PHOTOS - SURVEY_BOTTLES) / SURVEY_PHOTOS
-
-
-def survey_majority_f1_answer() -> float:
-    """F1 of the bottle class for always answering "other": no bottle is ever found (TP = 0),
-    so precision (0 / 0, counted as 0), recall and F1 are all 0."""
-    _, _, f1 = precision_recall_f1(
-        tp=0, fp=0, fn=SURVEY_BOTTLES, tn=SURVEY_PHOTOS - SURVEY_BOTTLES
-    )
-    return f1
+    run_checks("my_f_beta", _warnings_raise(my_f_beta), cases, verbose=verbose)
 
 
 def _number(value: Any, name: str) -> float:
@@ -185,41 +140,81 @@ def _number(value: Any, name: str) -> float:
 
 
 @self_check
-def check_majority_guess(
-    majority_accuracy: Any, majority_f1: Any, verbose: bool = True
+def check_constant_guesses(
+    majority_accuracy: Any,
+    majority_f1: Any,
+    bottle_f1: Any,
+    photos: int,
+    bottles: int,
+    verbose: bool = True,
 ) -> None:
-    """Check the survey's majority-guess accuracy and bottle F1 (shares between 0 and 1)."""
-    accuracy = _number(majority_accuracy, "majority_accuracy")
-    f1 = _number(majority_f1, "majority_f1")
-    expected_acc = survey_majority_accuracy_answer()
-    hint = (
-        f"the majority guess answers 'other' for every photo, so it is right on every "
-        f"photo without a bottle: {SURVEY_PHOTOS - SURVEY_BOTTLES} of {SURVEY_PHOTOS}"
-    )
-    if np.isclose(accuracy, 1 - expected_acc):
-        hint = (
-            "that is the share of photos WITH a bottle; the majority guess answers "
-            "'other' and is right on the photos without one"
+    """Check the two constant guesses' scores on a survey (shares between 0 and 1).
+
+    ``photos`` photos, ``bottles`` of them with a bottle. ``majority_accuracy`` and
+    ``majority_f1``: always answering "other"; ``bottle_f1``: always answering
+    "bottle" (F1 of the bottle class). The expected values are computed here from the
+    two counts, with :func:`wastelab.metrics.constant_baselines`.
+    """
+    from ..metrics import constant_baselines
+
+    values = [
+        _number(v, name)
+        for v, name in (
+            (majority_accuracy, "majority_accuracy"),
+            (majority_f1, "majority_f1"),
+            (bottle_f1, "bottle_f1"),
         )
-    elif np.isclose(accuracy, 100 * expected_acc):
-        hint = "give the accuracy as a share between 0 and 1, not in percent"
-    check_value("majority_accuracy", accuracy, expected_acc, hint=hint, verbose=False)
-    hint = (
-        "F1 of the bottle class: the guess never says 'bottle', so TP = 0 and FP = 0. "
-        "Precision is 0 / 0 (counted as 0), recall is 0 / 140 = 0, and F1 is 0"
-    )
-    if np.isnan(f1):
-        hint = (
-            "0 / 0 is undefined, but the convention (scikit-learn's zero_division=0, "
-            "wastelab.metrics) counts it as 0: the answer is 0.0, not nan"
-        )
-    elif np.isclose(f1, expected_acc):
-        hint = (
-            "F1 is not accuracy: it is about the bottle class alone, and the guess "
-            "finds no bottle at all"
-        )
-    check_value(
-        "majority_f1", f1, survey_majority_f1_answer(), hint=hint, verbose=False
-    )
+    ]
+    if not 0 < bottles < photos:
+        raise ValueError(f"need 0 < bottles < photos, got {bottles} of {photos}")
+    guesses = constant_baselines(np.repeat([1, 0], [bottles, photos - bottles]))
+    expected = [
+        guesses["always 'other'"]["accuracy"],
+        guesses["always 'other'"]["f1"],
+        guesses["always 'bottle'"]["f1"],
+    ]
+    names = ("majority_accuracy", "majority_f1", "bottle_f1")
+    for name, got, want, hint in zip(
+        names, values, expected, _guess_hints(values, bottles / photos), strict=True
+    ):
+        check_value(name, got, want, hint=hint, verbose=False)
     if verbose:
-        print("✓ majority guess: accuracy and F1 both right")
+        print("✓ constant guesses: the accuracy and both F1 scores are right")
+
+
+def _guess_hints(values: list[float], share: float) -> list[str]:
+    """One hint per value: the slip it looks like, else where to start."""
+    accuracy, majority_f1, bottle_f1 = values
+    hints = [
+        "always 'other' is right on every photo without a bottle",
+        "F1 of the bottle class: how many bottles does always 'other' find?",
+        "always 'bottle' calls every photo 'bottle': what are its precision and "
+        "recall? F1 = 2 * P * R / (P + R)",
+    ]
+    if np.isclose(accuracy, share):
+        hints[0] = (
+            "that is the share of photos WITH a bottle; always 'other' is right on "
+            "the photos without one"
+        )
+    elif np.isclose(accuracy, 100 * (1 - share)):
+        hints[0] = "give the accuracy as a share between 0 and 1, not in percent"
+    if np.isnan(majority_f1):
+        hints[1] = (
+            "0 / 0 is undefined, but the convention (scikit-learn's zero_division=0, "
+            "wastelab.metrics) counts it as 0, not nan"
+        )
+    elif np.isclose(majority_f1, 1 - share):
+        hints[1] = (
+            "F1 is not accuracy: it looks at the bottle class alone, and always "
+            "'other' finds no bottle"
+        )
+    if np.isclose(bottle_f1, share):
+        hints[2] = (
+            "that is the precision of always 'bottle' (the bottle share); its recall "
+            "is 1: F1 combines both, 2 * P * R / (P + R)"
+        )
+    elif np.isclose(bottle_f1, (share + 1) / 2):
+        hints[2] = "F1 is the harmonic mean 2 * P * R / (P + R), not (P + R) / 2"
+    elif np.isclose(bottle_f1, 0.0):
+        hints[2] = "always 'bottle' finds every bottle (TP = all bottles): F1 is not 0"
+    return hints

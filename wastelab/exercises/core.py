@@ -123,8 +123,8 @@ def self_check(check: Callable[..., Any]) -> Callable[..., Any]:
             return check(*args, **kwargs)
         try:
             check(*args, **kwargs)
-        except NotImplementedError:
-            print("… not done yet: your code above still raises NotImplementedError")
+        except NotImplementedError as unfinished:
+            print(f"… not done yet: {unfinished or 'your code still raises'}")
         except CheckFailed as failure:
             print(f"✗ {failure}")
         return None

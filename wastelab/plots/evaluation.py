@@ -29,7 +29,45 @@ def plot_confusion_matrix(
 
     Each cell shows its count and its share of the row (the true class). With
     ``normalize=True`` the colours follow the row shares instead of the counts.
+    Drawn by scikit-learn's ``ConfusionMatrixDisplay`` in the book's style.
     """
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    m, share = _counts_and_shares(cm, class_names)
+    k = len(class_names)
+    side = min(4.5, 1.6 + 1.1 * k)
+    fontsize = 13 if k <= 3 else (11 if k <= 6 else _SMALL)
+    with book_style():
+        fig, ax = _figure_and_axes(ax, (side + 1.4, side))
+        display = ConfusionMatrixDisplay(
+            share if normalize else m.astype(float), display_labels=list(class_names)
+        )
+        display.plot(
+            ax=ax,
+            cmap="Blues",
+            colorbar=False,
+            im_kw={"vmin": 0, "vmax": 1.0 if normalize else max(float(m.max()), 1.0)},
+            text_kw={"fontsize": fontsize},
+        )
+        for (r, c), text in np.ndenumerate(display.text_):
+            number, percent = _count_text(m[r, c]), f"{share[r, c]:.1%}"
+            both = (percent, number) if normalize else (number, percent)
+            text.set_text(f"{both[0]}\n({both[1]})")
+            text.set_fontweight("bold" if r == c else "normal")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(title)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        cbar = fig.colorbar(display.im_, ax=ax, shrink=0.85)
+        cbar.set_label("share of the true class" if normalize else "images")
+    return fig
+
+
+def _counts_and_shares(
+    cm: np.ndarray, class_names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The checked matrix (K, K) and each cell's share of its row (its true class)."""
     m = np.asarray(cm)
     k = len(class_names)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != k:
@@ -40,42 +78,11 @@ def plot_confusion_matrix(
         raise ValueError("cm must hold non-negative counts")
     rows = m.sum(axis=1, keepdims=True)
     share = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)
-    shown = share if normalize else m.astype(float)
-    vmax = 1.0 if normalize else max(float(m.max()), 1.0)
-    side = min(4.5, 1.6 + 1.1 * k)
-    with book_style():
-        fig, ax = _figure_and_axes(ax, (side + 1.4, side))
-        im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=vmax)
-        fontsize = 13 if k <= 3 else (11 if k <= 6 else _SMALL)
-        for (r, c), count in np.ndenumerate(m):
-            integral = float(count) == round(float(count))
-            number = f"{int(count)}" if integral else f"{count:.3g}"
-            text = (
-                f"{share[r, c]:.1%}\n({number})"
-                if normalize
-                else f"{number}\n({share[r, c]:.1%})"
-            )
-            dark = shown[r, c] / vmax > 0.55
-            ax.text(
-                c,
-                r,
-                text,
-                ha="center",
-                va="center",
-                fontsize=fontsize,
-                color="white" if dark else "black",
-                fontweight="bold" if r == c else "normal",
-            )
-        ax.set_xticks(range(k), list(class_names))
-        ax.set_yticks(range(k), list(class_names))
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title(title)
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        cbar = fig.colorbar(im, ax=ax, shrink=0.85)
-        cbar.set_label("share of the true class" if normalize else "images")
-    return fig
+    return m, share
+
+
+def _count_text(count: float) -> str:
+    return f"{int(count)}" if float(count) == round(float(count)) else f"{count:.3g}"
 
 
 def plot_precision_recall(
@@ -85,10 +92,10 @@ def plot_precision_recall(
     title: str = "Precision and recall for the bottle class",
     ax: Axes | None = None,
 ) -> Figure:
-    """Precision-recall curve of binary labels (N,) against scores (N,) for the positive class.
+    """Precision-recall curve of binary labels (N,) against positive-class scores (N,).
 
-    ``scores`` may also be class probabilities (N, 2): column 1 is used. The chance line is
-    the positive share; ``threshold`` marks the point ``scores >= threshold``.
+    ``scores`` may also be class probabilities (N, 2): column 1 is used. The chance line
+    is the positive share; ``threshold`` marks the point ``scores >= threshold``.
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
@@ -165,9 +172,9 @@ def plot_model_comparison(
 ) -> Figure:
     """Grouped horizontal bars of precision, recall and F1 per model, in [0, 1].
 
-    ``rows`` maps a model name to ``{"precision", "recall", "f1"}`` (``"f1-score"`` as in
-    scikit-learn's report works too). ``reference`` rows (e.g. a published result) are
-    hatched, drawn below a line and marked "(reference)".
+    ``rows`` maps a model name to ``{"precision", "recall", "f1"}`` (``"f1-score"`` as
+    in scikit-learn's report works too). ``reference`` rows (e.g. a published result)
+    are hatched, drawn below a line and marked "(reference)".
     """
     reference = dict(reference or {})
     if not rows and not reference:
@@ -238,3 +245,77 @@ def plot_model_comparison(
             frameon=False,
         )
     return fig
+
+
+#: How :func:`plot_ablation` marks a step against the one it changes (shape and colour).
+ABLATION_MARKS = {
+    "start": ("s", "#000000", "starting point"),
+    "better": ("^", "#009E73", "clearly better than the step before"),
+    "unclear": ("o", "#0072B2", "no clear difference"),
+    "worse": ("v", "#D55E00", "clearly worse than the step before"),
+}
+TARGET_COLOR = "#555555"  # the target line: grey, so it does not read as a step
+
+
+def plot_ablation(
+    names: Sequence[str],
+    mean: Sequence[float],
+    low: Sequence[float],
+    high: Sequence[float],
+    verdicts: Sequence[str] | None = None,
+    target: float | None = None,
+    title: str = "Bottle F1 per step, with its 90 % interval",
+    xlabel: str = "mean out-of-fold bottle F1",
+    ax: Axes | None = None,
+) -> Figure:
+    """Each step's mean score (a marker) and interval (a bar), the first step on top.
+
+    ``names`` (S,) and ``mean``, ``low``, ``high`` (S,) in [0, 1], with low <= mean <=
+    high. ``verdicts`` (S,): per step ``"start"``, ``"better"``, ``"unclear"`` or
+    ``"worse"`` (against the step it changes), drawn by marker shape and colour and
+    named in a legend. ``target``: a dashed vertical line at that score.
+    """
+    m, lo, hi = (np.asarray(v, dtype=float) for v in (mean, low, high))
+    n = len(names)
+    if n == 0 or not m.shape == lo.shape == hi.shape == (n,):
+        raise ValueError(
+            f"names, mean, low, high must have one entry per step: got {n} names, "
+            f"shapes {m.shape}, {lo.shape}, {hi.shape}"
+        )
+    if not (np.all(lo <= m + 1e-12) and np.all(m <= hi + 1e-12)):
+        raise ValueError("every step needs low <= mean <= high")
+    verdicts = list(verdicts) if verdicts is not None else ["unclear"] * n
+    unknown = sorted(set(verdicts) - set(ABLATION_MARKS))
+    if len(verdicts) != n or unknown:
+        raise ValueError(
+            f"verdicts: one of {sorted(ABLATION_MARKS)} per step ({n}), got {verdicts}"
+        )
+    with book_style():
+        fig, ax = _figure_and_axes(ax, (8.0, 1.4 + 0.5 * n))
+        y = np.arange(n)[::-1].astype(float)
+        ax.hlines(y, lo, hi, color=NEUTRAL_COLOR, linewidth=2.5, zorder=2)
+        for kind, (marker, color, label) in ABLATION_MARKS.items():
+            rows = [i for i, v in enumerate(verdicts) if v == kind]
+            if rows:
+                ax.scatter(
+                    m[rows], y[rows], marker=marker, s=90, color=color,
+                    edgecolor="black", linewidth=0.8, zorder=3, label=label,
+                )  # fmt: skip
+        for yi, mi, hi_i in zip(y, m, hi, strict=True):
+            ax.text(hi_i + 0.012, yi, f"{mi:.2f}", va="center", fontsize=_SMALL)
+        if target is not None:
+            ax.axvline(target, color=TARGET_COLOR, linestyle="--", linewidth=1.5)
+            ax.text(
+                target, y[0] + 0.6, f" target {target:.2f}", fontsize=_SMALL,
+                va="bottom", ha="left", color=TARGET_COLOR,
+            )  # fmt: skip
+        ax.set_yticks(y, list(names))
+        ax.set_ylim(-0.7, n - 0.2)
+        right = max(float(hi.max()), target or 0.0)
+        ax.set_xlim(max(0.0, float(lo.min()) - 0.05), min(1.0, right + 0.1))
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        ax.grid(True, axis="x")
+        fig.legend(loc="outside lower center", ncols=2, frameon=False)
+    return fig
+
