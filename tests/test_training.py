@@ -1,5 +1,10 @@
 """train / evaluate / predict / save / load, with tiny real Keras models on a learnable toy task."""
 
+import json
+import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -7,16 +12,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from wastelab import training
+from wastelab import devices
 from wastelab.data.pipeline import normalize
 from wastelab.data.splits import stratified_split
+from wastelab.devices import describe_devices
 from wastelab.io import load_model, save_model
 from wastelab.training import (
     TrainResult,
     backup_epoch,
-    describe_devices,
     evaluate,
     predict_proba,
+    sparse_cross_entropy,
     train,
 )
 
@@ -43,6 +49,18 @@ def splits():
     return stratified_split(x, y, fractions=(0.6, 0.2, 0.2), seed=0)
 
 
+@pytest.fixture(scope="module")
+def noisy_splits():
+    """The toy task with a fifth of the labels flipped: validation loss goes up and down."""
+    rng = np.random.default_rng(0)
+    n = 160
+    y = (rng.random(n) < 0.33).astype(np.int64)
+    x = rng.integers(0, 110, (n, SIDE, SIDE, 1)).astype(np.uint8)
+    x[y == 1, 4:12, 4:12, 0] += 120
+    y = np.where(rng.random(n) < 0.2, 1 - y, y)
+    return stratified_split(x, y, fractions=(0.6, 0.2, 0.2), seed=0)
+
+
 def tiny_model() -> keras.Model:
     """A small seeded CNN: conv, pooling, softmax (a fresh model on every call)."""
     init = keras.initializers.GlorotUniform(seed=1)
@@ -52,6 +70,24 @@ def tiny_model() -> keras.Model:
             keras.layers.Conv2D(4, 3, activation="relu", kernel_initializer=init),
             keras.layers.MaxPooling2D(2),
             keras.layers.Flatten(),
+            keras.layers.Dense(
+                2,
+                activation="softmax",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=2),
+            ),
+        ]
+    )
+
+
+def dropout_model() -> keras.Model:
+    """A small seeded network with dropout: random masks in every training step."""
+    init = keras.initializers.GlorotUniform(seed=1)
+    return keras.Sequential(
+        [
+            keras.Input((SIDE, SIDE, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="relu", kernel_initializer=init),
+            keras.layers.Dropout(0.3, seed=4),
             keras.layers.Dense(
                 2,
                 activation="softmax",
@@ -218,13 +254,14 @@ def test_checkpoint_and_early_stopping(splits, tmp_path):
 
 
 def test_early_stopping_stops(splits):
-    # a zero learning rate never improves val_loss: stop after `patience` idle epochs
+    # a learning rate too small to move a float32 weight never improves val_loss: stop
+    # after `patience` idle epochs
     result = train(
         tiny_model,
         splits,
         epochs=10,
         optimizer="sgd",
-        learning_rate=0.0,
+        learning_rate=1e-12,
         early_stopping=1,
         verbose=0,
     )
@@ -236,38 +273,180 @@ class Interrupted(Exception):
 
 
 class InterruptAt(keras.callbacks.Callback):
+    """Raise at the end of ``epoch`` (0-based), or in its middle (after ``step``)."""
+
+    def __init__(self, epoch: int, step: int | None = None) -> None:
+        super().__init__()
+        self.epoch, self.step, self.current = epoch, step, -1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.step is not None and self.current == self.epoch and batch >= self.step:
+            raise Interrupted(f"stopped in epoch {self.epoch + 1}, after step {batch}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.step is None and epoch == self.epoch:
+            raise Interrupted(f"stopped at the end of epoch {epoch + 1}")
+
+
+def interrupted_then_resumed(build, splits, folder, interrupt, **kwargs):
+    """Train until ``interrupt`` raises, then again with the same arguments."""
+    kwargs = dict(kwargs, backup_dir=folder / "backup", verbose=0)
+    with pytest.raises(Interrupted):
+        train(build, splits, callbacks=[interrupt], **kwargs)
+    return train(build, splits, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "build,options,interrupt",
+    [
+        (tiny_model, {}, InterruptAt(1)),
+        (tiny_model, {"oversample": True}, InterruptAt(1)),
+        (dropout_model, {}, InterruptAt(2, step=3)),  # mid-epoch, random masks
+        (dropout_model, {"loop": "course", "oversample": True}, InterruptAt(2, step=5)),
+        (
+            tiny_model,
+            {"augment": keras.layers.RandomFlip("horizontal", seed=3)},
+            InterruptAt(1, step=2),
+        ),
+    ],
+    ids=[
+        "between-epochs",
+        "oversampled",
+        "mid-epoch-dropout",
+        "course-loop",
+        "augment",
+    ],
+)
+def test_resume_after_interruption_matches_an_uninterrupted_run(
+    splits, tmp_path, build, options, interrupt
+):
+    kwargs = dict(epochs=4, batch_size=16, **options)
+    full = train(build, splits, backup_dir=tmp_path / "full", verbose=0, **kwargs)
+    assert not (tmp_path / "full").exists()  # deleted once training completed
+
+    resumed = interrupted_then_resumed(build, splits, tmp_path, interrupt, **kwargs)
+    assert resumed.epochs == [1, 2, 3, 4] and resumed.history == full.history
+    assert resumed.epochs_run == 4 - interrupt.epoch - (interrupt.step is None)
+    assert same_weights(resumed.model, full.model)
+    assert not (tmp_path / "backup").exists()
+
+
+def test_backup_holds_the_history_as_valid_json(splits, tmp_path):
+    backup = tmp_path / "backup"
+    with pytest.raises(Interrupted):
+        train(
+            tiny_model,
+            splits,
+            epochs=4,
+            backup_dir=backup,
+            callbacks=[InterruptAt(1)],
+            verbose=0,
+        )
+    assert backup_epoch(backup) == 2
+    saved = json.loads((backup / "history.json").read_text())
+    assert saved["epochs"] == [1, 2] and len(saved["history"]["val_loss"]) == 2
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"checkpoint": "best.keras"},
+        {"checkpoint": "best.keras", "early_stopping": 1},
+        {"early_stopping": 1},
+    ],
+    ids=["checkpoint", "checkpoint-and-early-stopping", "early-stopping"],
+)
+def test_resume_keeps_the_best_so_far(noisy_splits, tmp_path, options):
+    """The best checkpoint is replaced only by a better model after a resume, and early
+    stopping stops where the uninterrupted run stopped, with the same best weights."""
+    kwargs = dict(epochs=7, batch_size=16, learning_rate=0.05, seed=1)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "cut").mkdir()
+
+    def where(folder, opts):
+        return {k: folder / v if k == "checkpoint" else v for k, v in opts.items()}
+
+    full = train(
+        tiny_model,
+        noisy_splits,
+        backup_dir=tmp_path / "full" / "backup",
+        verbose=0,
+        **where(tmp_path / "full", options),
+        **kwargs,
+    )
+    losses = full.history["val_loss"]
+    # interrupt after the first epoch that a worse one follows
+    cut = next(c for c in range(1, len(losses)) if losses[c] > min(losses[:c]))
+    resumed = interrupted_then_resumed(
+        tiny_model,
+        noisy_splits,
+        tmp_path / "cut",
+        InterruptAt(cut - 1),
+        **where(tmp_path / "cut", options),
+        **kwargs,
+    )
+    assert resumed.history == full.history and resumed.best_epoch == full.best_epoch
+    assert same_weights(resumed.model, full.model)
+    if "checkpoint" in options:
+        best = [load_model(tmp_path / run / "best.keras") for run in ("full", "cut")]
+        assert same_weights(*best)
+        assert min(losses) == pytest.approx(
+            evaluate(best[1], noisy_splits.x_val, noisy_splits.y_val)["loss"], rel=1e-5
+        )
+
+
+@pytest.mark.parametrize("rate", [math.nan, math.inf, 0.0, -0.001, "fast"])
+def test_learning_rate_must_be_finite_and_positive(splits, tmp_path, rate):
+    with pytest.raises(ValueError, match="learning_rate must be a finite number"):
+        train(
+            tiny_model,
+            splits,
+            learning_rate=rate,
+            checkpoint=tmp_path / "run" / "best.keras",
+            backup_dir=tmp_path / "run" / "backup",
+            log_dir=tmp_path / "run" / "logs",
+            verbose=0,
+        )
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+class BreakWeights(keras.callbacks.Callback):
+    """From the start of ``epoch`` (0-based) on, the output layer's weights are NaN."""
+
     def __init__(self, epoch: int) -> None:
         super().__init__()
         self.epoch = epoch
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.epoch:
-            raise Interrupted(f"stopped at the end of epoch {epoch + 1}")
+            kernel = self.model.layers[-1].kernel
+            kernel.assign(np.full(kernel.shape, np.nan, np.float32))
 
 
-@pytest.mark.parametrize("oversample", [False, True])
-def test_resume_after_interruption_matches_an_uninterrupted_run(
-    splits, tmp_path, oversample
+def test_training_stops_at_a_non_finite_loss_and_keeps_the_last_good_files(
+    splits, tmp_path
 ):
-    kwargs = dict(epochs=4, batch_size=16, oversample=oversample, verbose=0)
-    full = train(tiny_model, splits, backup_dir=tmp_path / "full", **kwargs)
-    assert not (tmp_path / "full").exists()  # deleted once training completed
-
-    backup = tmp_path / "backup"
-    with pytest.raises(Interrupted):
+    best, backup = tmp_path / "best.keras", tmp_path / "backup"
+    with pytest.raises(FloatingPointError, match="loss became nan in epoch 3"):
         train(
-            tiny_model, splits, backup_dir=backup, callbacks=[InterruptAt(1)], **kwargs
+            tiny_model,
+            splits,
+            epochs=5,
+            checkpoint=best,
+            backup_dir=backup,
+            callbacks=[BreakWeights(2)],
+            verbose=0,
         )
-    assert backup_epoch(backup) == 2
-
-    resumed = train(tiny_model, splits, backup_dir=backup, **kwargs)
-    assert resumed.epochs == [3, 4] and resumed.epochs_run == 2
-    assert len(resumed.history["loss"]) == 2
-    assert (
-        resumed.history["loss"] == full.history["loss"][2:]
-    )  # continued, not restarted
-    assert same_weights(resumed.model, full.model)
-    assert not backup.exists()
+    assert backup_epoch(backup) == 2  # the broken epoch was not backed up
+    saved = json.loads((backup / "history.json").read_text())
+    assert saved["epochs"] == [1, 2] and all(
+        map(math.isfinite, saved["history"]["loss"])
+    )
+    model = load_model(best)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
 def test_backup_dir_must_be_trains_own(splits, tmp_path):
@@ -391,18 +570,94 @@ def test_bad_inputs_raise_clear_errors(splits, tmp_path):
 
 def test_describe_devices_names_the_cpu():
     assert "CPU" in describe_devices()
+    assert devices.cpu_threads() >= 1
 
 
 def test_device_choice_with_several_gpus(splits, monkeypatch):
     """The choice logic, with TensorFlow's GPU list faked (no strategy is started)."""
-    monkeypatch.setattr(training, "gpu_names", lambda: ["Fake GPU A", "Fake GPU B"])
-    one = training._place("auto", has_builder=False)
+    monkeypatch.setattr(devices, "gpu_names", lambda: ["Fake GPU A", "Fake GPU B"])
+    one = devices.place("auto", has_builder=False)
     assert one.kind == "gpu" and "pass a model builder" in one.notes[0]
+    assert one.device == "/GPU:0" and one.replicas == 1
     assert "Fake GPU A" in describe_devices() and "2 GPUs" in describe_devices()
     with pytest.raises(ValueError, match="builder"):
         train(tiny_model(), splits, devices="multi-gpu", verbose=0)
     with pytest.raises(ValueError, match="builder"):
         train(tiny_model(), splits, devices="gpu", mixed_precision=True, verbose=0)
-    monkeypatch.setattr(training, "gpu_names", lambda: ["Fake GPU A"])
+    monkeypatch.setattr(devices, "gpu_names", lambda: ["Fake GPU A"])
     with pytest.raises(ValueError, match="2 or more GPUs"):
         train(tiny_model, splits, devices="multi-gpu", verbose=0)
+
+
+def test_cpu_placement_and_dtype_policy_are_scoped():
+    cpu = devices.place("cpu")
+    assert cpu.kind == "cpu" and cpu.label.startswith("CPU (") and cpu.replicas == 1
+    with cpu.scope():
+        assert tf.constant(1.0).device.endswith("CPU:0")
+    before = keras.config.dtype_policy().name
+    with devices.dtype_policy("mixed_float16"):
+        assert keras.config.dtype_policy().name == "mixed_float16"
+    assert keras.config.dtype_policy().name == before
+
+
+def test_sparse_cross_entropy_is_the_mean_negative_log_probability():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [1.0, 0.0]])
+    y = np.array([0, 1, 1])
+    expected = -(np.log(0.9) + np.log(0.8) + np.log(1e-7)) / 3  # clipped, as Keras does
+    assert sparse_cross_entropy(probs, y) == pytest.approx(expected)
+
+
+MIRRORED = """
+import sys
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.path.insert(0, "tests")
+from test_training import InterruptAt, Interrupted, dropout_model, SIDE
+from wastelab import training
+from wastelab.data.splits import stratified_split
+from wastelab.devices import Placement
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+training.place = lambda devices, has_builder: Placement(
+    "multi-gpu", strategy, None, 2, "2 CPU replicas (MirroredStrategy)"
+)
+rng = np.random.default_rng(0)
+y = (rng.random(160) < 0.33).astype(np.int64)
+x = rng.integers(0, 110, (160, SIDE, SIDE, 1)).astype(np.uint8)
+x[y == 1, 4:12, 4:12, 0] += 120
+data = stratified_split(x, y, fractions=(0.6, 0.2, 0.2), seed=0)
+folder = sys.argv[1]
+kwargs = dict(epochs=3, batch_size=16, verbose=0, early_stopping=2)
+full = training.train(dropout_model, data, backup_dir=folder + "/full", **kwargs)
+try:
+    training.train(dropout_model, data, backup_dir=folder + "/cut",
+                   callbacks=[InterruptAt(1, step=2)], **kwargs)
+except Interrupted:
+    pass
+resumed = training.train(dropout_model, data, backup_dir=folder + "/cut", **kwargs)
+same = all(np.array_equal(a, b) for a, b in
+           zip(full.model.get_weights(), resumed.model.get_weights(), strict=True))
+print(full.device, "|", resumed.history == full.history, same)
+"""
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_trains_and_resumes_exactly(tmp_path):
+    """Two CPU replicas stand in for two GPUs: the strategy path of train, with dropout
+    masks and a mid-epoch interruption (GPU machines run the same code)."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == (
+        "2 CPU replicas (MirroredStrategy) | True True"
+    )

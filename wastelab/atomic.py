@@ -1,4 +1,4 @@
-"""Writing files so that a crash, a full disk or Ctrl-C never leaves half a file behind."""
+"""Writing files so that a crash, a full disk or Ctrl-C never leaves half a file."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _umask() -> int:
 def atomic_write(
     path: str | Path, write: Callable[[Path], Any], suffix: str = ".part"
 ) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it.
 
     A failure leaves nothing behind: no partial file at ``path`` and no temporary file.
     The file gets the mode a plain ``open()`` would give (``0o666`` less the umask), so

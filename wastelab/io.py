@@ -1,4 +1,4 @@
-"""Saving and loading Keras models, with wastelab's one custom layer registered for loading."""
+"""Saving and loading Keras models, with wastelab's custom layer registered."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import keras
 
 from .atomic import atomic_write
 
-#: Mean pixel of ImageNet in BGR order, 0-255 scale (the "caffe" preprocessing of VGG-16).
+#: Mean pixel of ImageNet in BGR order, 0-255 scale (VGG-16's "caffe" preprocessing).
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 @keras.saving.register_keras_serializable(package="wastelab")
 class CaffePreprocess(keras.layers.Layer):
-    """VGG-16's input convention for RGB in [0, 1]: scale to 0-255, RGB -> BGR, subtract mean."""
+    """VGG-16's input convention for RGB in [0, 1]: to 0-255, RGB -> BGR, minus mean."""
 
     def call(self, inputs):
         x = inputs * 255.0
@@ -26,7 +26,7 @@ class CaffePreprocess(keras.layers.Layer):
 
 
 def save_model(model: keras.Model, path: str | Path) -> Path:
-    """Save ``model`` to a ``.keras`` file atomically (a temporary file beside it, renamed)."""
+    """Save ``model`` to a ``.keras`` file atomically (a temporary file, renamed)."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"model files must end in .keras, got {path}")
@@ -34,9 +34,9 @@ def save_model(model: keras.Model, path: str | Path) -> Path:
 
 
 def load_model(path: str | Path) -> keras.Model:
-    """Load a ``.keras`` model with ``safe_mode=True`` (no arbitrary code from the file).
+    """Load a ``.keras`` model with ``safe_mode=True`` (no code from the file runs).
 
-    Raises FileNotFoundError if ``path`` is missing, ValueError if it is no valid model file.
+    Raises FileNotFoundError if ``path`` is missing, ValueError if it is no model file.
     """
     path = Path(path)
     if not path.is_file():

@@ -77,6 +77,27 @@ def test_not_an_npz(tmp_path):
         load_splits(bad)
 
 
+@pytest.mark.parametrize(
+    "content", [b"x,y\n1,2\n", np.lib.format.MAGIC_PREFIX + b"\x01\x00"]
+)
+def test_a_text_or_npy_file_named_npz_is_not_an_npz_file(tmp_path, content):
+    bad = tmp_path / "table.npz"
+    bad.write_bytes(content)
+    with pytest.raises(ValueError, match=r"table\.npz: not an \.npz file") as err:
+        load_splits(bad)
+    assert "pickle" not in str(err.value)
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_saved_splits_get_the_mode_the_umask_allows(tmp_path, splits, umask, mode):
+    previous = os.umask(umask)
+    try:
+        path = save_splits(splits, tmp_path / "data.npz")
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == mode
+
+
 def test_pickled_objects_are_refused(tmp_path, splits):
     arrays = _valid_arrays(splits)
     arrays["y_train"] = np.array([{"evil": 1}] * len(splits.y_train), dtype=object)

@@ -99,3 +99,21 @@ def test_truncated_image(class_folders):
     photo.write_bytes(photo.read_bytes()[: photo.stat().st_size // 2])
     with pytest.raises(ValueError, match=r"bottle/b\.PNG: not a readable image"):
         load_folders(class_folders, verbose=0)
+
+
+def test_only_positive_folders_is_refused_naming_the_missing_class(
+    tmp_path, make_image
+):
+    make_image(tmp_path / "bottle" / "a.jpg")
+    make_image(tmp_path / "bottle" / "b.jpg")
+    with pytest.raises(ValueError, match=r"no images of class 'other'"):
+        load_folders(tmp_path, positive="bottle", verbose=0)
+
+
+def test_16_bit_photos_in_a_class_folder_keep_their_gray_levels(class_folders):
+    from PIL import Image
+
+    mid = np.full((40, 40), 32768, dtype=np.uint16)  # mid-gray in 16 bits
+    Image.fromarray(mid).save(class_folders / "paper" / "deep.png")
+    x, _, _ = load_folders(class_folders, size=(10, 10), verbose=0)
+    assert x.shape[0] == 7 and abs(int(x[5].mean()) - 128) <= 1  # paper/deep.png

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from wastelab.data.pipeline import (
+    balanced_order,
     class_weights,
     make_dataset,
     new_epoch_counter,
@@ -201,6 +202,24 @@ def test_class_weights_balanced_formula():
         class_weights(np.array([0, 3]), n_classes=2)
     with pytest.raises(ValueError, match="integer"):
         class_weights(np.array([0.0, 1.0]))
+
+
+def test_class_weights_are_scikit_learns_balanced_weights():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.random.default_rng(1).integers(0, 3, 50)
+    expected = compute_class_weight("balanced", classes=np.arange(3), y=y)
+    assert class_weights(y) == pytest.approx(dict(enumerate(expected)))
+
+
+def test_balanced_order_draws_classes_equally_and_is_seeded():
+    y = np.array([0] * 90 + [1] * 10)
+    order = balanced_order(y, 20_000, seed=3).numpy()
+    assert order.min() >= 0 and order.max() < len(y)
+    assert abs(np.mean(y[order] == 1) - 0.5) < 0.02  # a 10 % class drawn half the time
+    again = balanced_order(y, 20_000, seed=3).numpy()
+    assert np.array_equal(order, again)
+    assert not np.array_equal(order, balanced_order(y, 20_000, seed=3, key=1).numpy())
 
 
 def test_bad_inputs_raise_clear_errors(data):

@@ -40,7 +40,7 @@ def test_summary_reports_counts_and_shares():
 
 @settings(max_examples=40, deadline=None)
 @given(
-    n=st.integers(10, 300), share=st.floats(0.0, 1.0), seed=st.integers(0, 2**31 - 1)
+    n=st.integers(30, 300), share=st.floats(0.1, 0.9), seed=st.integers(0, 2**31 - 1)
 )
 def test_split_is_deterministic_and_stratified(n, share, seed):
     n_pos = int(round(n * share))
@@ -94,3 +94,18 @@ def test_splits_refuse_mismatched_image_shapes():
     x, y = _data(10, 3)
     with pytest.raises(ValueError, match="image shape"):
         Splits(x, y, x[:, :2], y, x, y)
+
+
+@pytest.mark.parametrize(
+    "n_pos,missing", [(0, "'bottle' \\(label 1\\)"), (40, "'other'")]
+)
+def test_a_class_without_images_is_refused_by_name(n_pos, missing):
+    with pytest.raises(ValueError, match=f"no images of class {missing}"):
+        stratified_split(*_data(40, n_pos))
+
+
+def test_an_empty_validation_or_test_split_is_refused():
+    with pytest.raises(ValueError, match="the test split would be empty"):
+        stratified_split(*_data(10, 5))  # 5 + 5 images: 4/1/0 per class
+    with pytest.raises(ValueError, match="the val split would be empty"):
+        stratified_split(*_data(100, 30), fractions=(0.9, 0.0, 0.1))

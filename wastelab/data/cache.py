@@ -1,4 +1,4 @@
-"""Saving and loading ``Splits`` as ``.npz`` files: atomic writes, no pickles, checked loads."""
+"""Saving and loading ``Splits`` as ``.npz`` files: atomic, no pickles, checked."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ _ARRAYS = [f"{p}_{s}" for s in SPLIT_NAMES for p in ("x", "y")]
 
 
 def save_splits(splits: Splits, path: str | Path) -> Path:
-    """Write ``splits`` to an uncompressed ``.npz`` with its metadata as a JSON string."""
+    """Write ``splits`` to an uncompressed ``.npz``, its metadata as a JSON string."""
     meta = {
         **splits.meta,
         "format": FORMAT,
@@ -36,13 +36,18 @@ def save_splits(splits: Splits, path: str | Path) -> Path:
 
 
 def load_splits(path: str | Path) -> Splits:
-    """Read a ``.npz`` written by :func:`save_splits`, refusing pickles and checking every array.
+    """Read a ``.npz`` written by :func:`save_splits`: no pickles, every array checked.
 
     Raises ``FileNotFoundError`` or ``ValueError`` naming the file and what is wrong.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
+    if not zipfile.is_zipfile(path):  # np.load would try it as a pickle
+        raise ValueError(
+            f"{path}: not an .npz file (no zip archive); expected a file written by "
+            "`wastelab data prepare` or save_splits"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in [*_ARRAYS, "meta"] if k not in npz.files]

@@ -1,4 +1,4 @@
-"""Images sorted into one folder per class (``root/<class>/*.jpg``, the TrashNet layout)."""
+"""Images sorted into a folder per class (``root/<class>/*.jpg``, TrashNet's layout)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ def list_class_folders(root: str | Path) -> dict[str, list[Path]]:
     """Map each class folder name under ``root`` to its sorted image files.
 
     Hidden entries (names starting with ".") and files with other suffixes than
-    ``IMAGE_SUFFIXES`` (any case) are ignored. Raises ``FileNotFoundError`` if ``root`` is
-    missing and ``ValueError`` if it holds no class folder or a class folder holds no image.
+    ``IMAGE_SUFFIXES`` (any case) are ignored. Raises ``FileNotFoundError`` if ``root``
+    is missing and ``ValueError`` if it holds no class folder or a class folder holds no
+    image.
     """
     root = Path(root)
     if not root.is_dir():
@@ -42,7 +43,8 @@ def list_class_folders(root: str | Path) -> dict[str, list[Path]]:
         )
         if not files:
             raise ValueError(
-                f"class folder {folder} has no images ({', '.join(IMAGE_SUFFIXES)}, any case)"
+                f"class folder {folder} has no images "
+                f"({', '.join(IMAGE_SUFFIXES)}, any case)"
             )
         classes[folder.name] = files
     return classes
@@ -57,14 +59,15 @@ def load_folders(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Load ``root/<class>/*.jpg|jpeg|png`` as ``uint8`` arrays with binary labels.
 
-    Label 1 for images in folders named in ``positive`` (case-insensitive), 0 for the rest.
-    Folders and files are read in sorted order, so the result is deterministic.
+    Label 1 for images in folders named in ``positive`` (case-insensitive), 0 for the
+    rest. Folders and files are read in sorted order, so the result is deterministic.
 
-    Returns ``x`` uint8 of shape (N, H, W, C) with (H, W) = ``size`` and C = 1 for ``"gray"``,
-    3 for ``"rgb"``; ``y`` int64 of shape (N,); and ``meta`` with the source, root, image
-    count per folder and the folder names taken as positive. Raises ``FileNotFoundError``
-    for a missing root and ``ValueError`` naming the folder or file for an empty class
-    folder, a ``positive`` that names no folder, or an unreadable image.
+    Returns ``x`` uint8 of shape (N, H, W, C) with (H, W) = ``size`` and C = 1 for
+    ``"gray"``, 3 for ``"rgb"``; ``y`` int64 of shape (N,); and ``meta`` with the
+    source, root, image count per folder and the folder names taken as positive. Raises
+    ``FileNotFoundError`` for a missing root and ``ValueError`` naming the folder or
+    file for an empty class folder, a ``positive`` that names no folder or every folder
+    (one class only), or an unreadable image.
     """
     n_channels = channels(color)
     wanted = (
@@ -76,7 +79,14 @@ def load_folders(
     matched = [name for name in classes if name.casefold() in wanted]
     if not matched:
         raise ValueError(
-            f"{root}: positive={sorted(wanted)} names no class folder; found {list(classes)}"
+            f"{root}: positive={sorted(wanted)} names no class folder; "
+            f"found {list(classes)}"
+        )
+    if len(matched) == len(classes):
+        raise ValueError(
+            f"{root}: every class folder {matched} is positive, so there are no images "
+            "of class 'other' (label 0); a data set needs both classes: add a folder "
+            "of other waste"
         )
     files = [
         (path, int(name in matched))

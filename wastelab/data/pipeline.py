@@ -1,13 +1,13 @@
-"""The tf.data input pipeline: normalise, shuffle or class-balance, batch, augment, prefetch.
+"""The tf.data input pipeline: normalise, shuffle or class-balance, batch, augment.
 
-Images stay ``uint8`` until here; the pipeline hands the model ``float32`` images in [0, 1]
-through :func:`normalize`, the one place that conversion is written down.
+Images stay ``uint8`` until here; the pipeline hands the model ``float32`` images in
+[0, 1] through :func:`normalize`, the one place that conversion is written down.
 
 How a pass over the data is ordered: pass ``k`` of a dataset draws its order from the
 stateless random key ``(seed, k)``, so it depends on nothing but the seed and the pass
-number. :func:`wastelab.training.train` sets the pass number to the epoch number at the start
-of every epoch, which makes epoch ``k`` see the same batches whether the run is fresh or
-resumed from a backup.
+number. :func:`wastelab.training.train` sets the pass number to the epoch number at the
+start of every epoch, which makes epoch ``k`` see the same batches whether the run is
+fresh or resumed from a backup.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from sklearn.utils.class_weight import compute_class_weight
 
 from .splits import validate_arrays
 
@@ -43,8 +44,9 @@ def normalize(x: Any) -> Any:
     if np.issubdtype(x.dtype, np.floating):
         if x.size and (np.nanmin(x) < 0.0 or np.nanmax(x) > 1.0 or np.isnan(x).any()):
             raise ValueError(
-                f"float images must lie in [0, 1], got values in [{np.nanmin(x)}, {np.nanmax(x)}] "
-                f"(shape {x.shape}); pass uint8 images (0-255) to have them normalised"
+                f"float images must lie in [0, 1], got values in "
+                f"[{np.nanmin(x)}, {np.nanmax(x)}] (shape {x.shape}); pass uint8 "
+                "images (0-255) to have them normalised"
             )
         return x.astype(np.float32, copy=False)
     raise ValueError(
@@ -53,11 +55,21 @@ def normalize(x: Any) -> Any:
 
 
 def class_weights(y: np.ndarray, n_classes: int | None = None) -> dict[int, float]:
-    """Per-class loss weights ``n / (k * count)`` ("balanced"), for ``fit(class_weight=...)``.
+    """Loss weights that make every class count as much in training ("balanced").
 
-    ``y`` is an integer label vector (N,). ``k`` counts the classes that occur; a class with
-    no examples gets weight 0.0. With balanced classes every weight is 1.0.
+    Class ``c`` gets ``n / (k * count_c)`` for ``n`` labels of ``k`` classes present, so
+    a rare class weighs more and balanced classes all get 1.0; a class with no examples
+    gets 0.0. ``y``: integer labels (N,). For ``fit(class_weight=...)``.
     """
+    y, n_classes = _checked_labels(y, n_classes)
+    present = np.unique(y)
+    weights = compute_class_weight("balanced", classes=present, y=y)
+    balanced = dict(zip(present.tolist(), weights.tolist(), strict=True))
+    return {c: balanced.get(c, 0.0) for c in range(n_classes)}
+
+
+def _checked_labels(y: np.ndarray, n_classes: int | None) -> tuple[np.ndarray, int]:
+    """``y`` as an array and the number of classes; a ValueError says what is off."""
     y = np.asarray(y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.size == 0:
         raise ValueError(
@@ -70,16 +82,27 @@ def class_weights(y: np.ndarray, n_classes: int | None = None) -> dict[int, floa
         raise ValueError(
             f"labels out of range [0, {n_classes - 1}]: found {int(y.max())}"
         )
-    counts = np.bincount(y, minlength=n_classes)
-    present = int(np.count_nonzero(counts))
-    return {
-        c: (float(len(y) / (present * counts[c])) if counts[c] else 0.0)
-        for c in range(n_classes)
-    }
+    return y, n_classes
+
+
+def balanced_order(y: np.ndarray, size: int, seed: int = 0, key: Any = 0) -> tf.Tensor:
+    """``size`` indices into labels ``y`` (N,), drawn with replacement so that every
+    class present is equally likely (oversampling): pass ``key`` of seed ``seed``."""
+    present = np.unique(y)
+    members = np.concatenate([np.flatnonzero(y == c) for c in present])
+    counts = tf.constant([np.count_nonzero(y == c) for c in present], tf.int64)
+    starts = tf.concat([[0], tf.cumsum(counts)[:-1]], axis=0)
+    pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(key, tf.int64)])
+    u = tf.random.stateless_uniform([size, 2], seed=pair, dtype=tf.float64)
+    k = len(present)
+    cls = tf.minimum(tf.cast(u[:, 0] * k, tf.int64), k - 1)
+    count = tf.gather(counts, cls)
+    pos = tf.minimum(tf.cast(u[:, 1] * tf.cast(count, tf.float64), tf.int64), count - 1)
+    return tf.gather(tf.constant(members, tf.int64), tf.gather(starts, cls) + pos)
 
 
 def steps_per_epoch(n: int, batch_size: int, balance: bool = False) -> int:
-    """Batches in one pass over ``n`` images: ceil(n / batch) plainly, n // batch balanced."""
+    """Batches in a pass over ``n`` images: ceil(n / batch), or n // batch balanced."""
     if balance:
         return max(1, n // batch_size)
     return -(-n // batch_size)
@@ -104,18 +127,20 @@ def make_dataset(
     n_classes: int | None = None,
     epoch_counter: tf.Variable | None = None,
 ) -> tf.data.Dataset:
-    """A dataset of batches ``(images float32 (B, H, W, C) in [0, 1], labels int64 (B,))``.
+    """A dataset of batches ``(images float32 (B, H, W, C) in [0, 1], labels (B,))``.
 
-    - ``x`` uint8 (N, H, W, C), ``y`` integer (N,) in [0, n_classes); checked, with clear errors.
-    - ``cache``: normalise all images once and keep the float32 copy in memory (4 bytes per
-      pixel); ``False`` keeps the uint8 images and normalises each batch on the fly.
+    - ``x`` uint8 (N, H, W, C), ``y`` integer (N,) in [0, n_classes); checked, with
+      clear errors. Labels come out as int64.
+    - ``cache``: normalise all images once and keep the float32 copy in memory (4 bytes
+      per pixel); ``False`` keeps the uint8 images and normalises each batch on the fly.
     - ``shuffle`` (default: ``training``): a new seeded order on every pass.
-    - ``balance``: sample classes with equal probability (oversampling, with replacement);
-      a pass keeps ``N // batch_size`` full batches.
-    - ``augment``: a Keras layer or model of random transformations, applied to each batch
-      in training only (ignored when ``training=False``).
-    - ``epoch_counter``: the int64 variable naming the pass (see :func:`new_epoch_counter`);
-      each pass reads it as its random key and adds one.
+    - ``balance``: sample classes with equal probability (oversampling, with
+      replacement, :func:`balanced_order`); a pass keeps ``N // batch_size`` full
+      batches.
+    - ``augment``: a Keras layer or model of random transformations, applied to each
+      batch in training only (ignored when ``training=False``).
+    - ``epoch_counter``: the int64 variable naming the pass (see
+      :func:`new_epoch_counter`); each pass reads it as its random key and adds one.
 
     One pass gives :func:`steps_per_epoch` batches; batches are prefetched.
     """
@@ -133,7 +158,7 @@ def make_dataset(
 
     images = tf.constant(normalize(x) if cache else x)
     labels = tf.constant(y.astype(np.int64))
-    order = _order_fn(y, n_classes, batch_size, shuffle, balance, seed)
+    order = _order_fn(y, batch_size, shuffle, balance, seed)
     counter = new_epoch_counter() if epoch_counter is None else epoch_counter
 
     keys = tf.data.Dataset.range(1).map(lambda _: counter.assign_add(1) - 1)
@@ -144,9 +169,9 @@ def make_dataset(
     def gather(idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return normalize(tf.gather(images, idx)), tf.gather(labels, idx)
 
-    # Maps run one batch at a time: gathering is cheap (the pipeline alone gives well over
-    # 100,000 images/s here), and random layers drawing from a seeded state one batch after
-    # another keep the augmentations reproducible.
+    # Maps run one batch at a time: gathering is cheap (the pipeline alone gives well
+    # over 100,000 images/s here), and random layers drawing from a seeded state one
+    # batch after another keep the augmentations reproducible.
     ds = batches.map(gather)
     if training and augment is not None:
         ds = ds.map(lambda xb, yb: (augment(xb, training=True), yb))
@@ -158,35 +183,19 @@ def make_dataset(
 
 def _order_fn(
     y: np.ndarray,
-    n_classes: int,
     batch_size: int,
     shuffle: bool,
     balance: bool,
     seed: int,
 ) -> Callable[[tf.Tensor], tf.Tensor]:
-    """The function from a pass key (int64 scalar tensor) to that pass's image indices."""
+    """The function from a pass key (int64 scalar tensor) to that pass's indices."""
     n = len(y)
     seed_t = tf.constant(seed, tf.int64)
     if balance:
-        present = [c for c in range(n_classes) if np.any(y == c)]
-        members = tf.constant(
-            np.concatenate([np.flatnonzero(y == c) for c in present]), tf.int64
-        )
-        counts = tf.constant([np.count_nonzero(y == c) for c in present], tf.int64)
-        starts = tf.concat([[0], tf.cumsum(counts)[:-1]], axis=0)
-        m = steps_per_epoch(n, batch_size, balance=True) * batch_size
-        k = len(present)
+        size = steps_per_epoch(n, batch_size, balance=True) * batch_size
 
         def order(key: tf.Tensor) -> tf.Tensor:
-            u = tf.random.stateless_uniform(
-                [m, 2], seed=tf.stack([seed_t, key]), dtype=tf.float64
-            )
-            cls = tf.minimum(tf.cast(u[:, 0] * k, tf.int64), k - 1)
-            count = tf.gather(counts, cls)
-            pos = tf.minimum(
-                tf.cast(u[:, 1] * tf.cast(count, tf.float64), tf.int64), count - 1
-            )
-            return tf.gather(members, tf.gather(starts, cls) + pos)
+            return balanced_order(y, size, seed, key)
 
     elif shuffle:
 

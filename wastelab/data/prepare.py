@@ -30,9 +30,10 @@ def prepare(
 
     ``source`` is ``"synthetic"`` (``n`` generated scenes, ``bottle_share`` of them with
     a bottle; None: TACO's share), ``"taco"`` (a TACO tree at ``root``, ``task``
-    ``"image"`` or ``"objects"``) or ``"folder"`` (class sub-folders at ``root``; folders
-    named in ``positive`` are bottles). Raises ValueError when the images do not make
-    a data set: a class without images, or too few for a validation and a test split.
+    ``"image"`` or ``"objects"``) or ``"folder"`` (class sub-folders at ``root``;
+    folders named in ``positive`` are bottles). Raises ValueError when the images do not
+    make a data set: a class without images, or too few for a validation and a test
+    split.
     """
     if source == "synthetic":
         from .synthetic import make_scenes

@@ -1,4 +1,4 @@
-"""The ``Splits`` result: train/validation/test arrays, stratified splitting and checks."""
+"""The ``Splits`` result: train/validation/test arrays, stratified splitting, checks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ BOTTLE_CLASSES = ("other", "bottle")
 def validate_arrays(
     x: np.ndarray, y: np.ndarray, n_classes: int, where: str = "data"
 ) -> None:
-    """Check one split: ``x`` uint8 (N, H, W, C) with C in {1, 3}, ``y`` integer (N,) in range.
+    """Check one split: ``x`` uint8 (N, H, W, C), C 1 or 3; ``y`` ints (N,) in range.
 
     Raises ``ValueError`` naming ``where`` and the problem.
     """
@@ -44,7 +44,7 @@ class Splits:
     """Images and labels split into train, validation and test sets.
 
     Images are ``uint8`` of shape (N, H, W, C); labels are integer class ids indexing
-    ``class_names``. ``meta`` records where the data came from (source, task, seed, ...).
+    ``class_names``. ``meta`` records where the data came from (source, task, seed...).
     """
 
     x_train: np.ndarray
@@ -78,7 +78,7 @@ class Splits:
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
 
     def summary_rows(self) -> list[dict[str, Any]]:
-        """One dict per split: count, count and share per class, pixel mean and std (0-255)."""
+        """One dict per split: count, count and share per class, pixel mean and std."""
         rows = []
         for name in SPLIT_NAMES:
             x, y = self.split(name)
@@ -119,7 +119,8 @@ class Splits:
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{n}={len(self.split(n)[1])}" for n in SPLIT_NAMES)
-        return f"Splits({sizes}, image_shape={self.image_shape}, classes={list(self.class_names)})"
+        classes = list(self.class_names)
+        return f"Splits({sizes}, image_shape={self.image_shape}, classes={classes})"
 
 
 def stratified_split(
@@ -132,15 +133,11 @@ def stratified_split(
 ) -> Splits:
     """Shuffle and split ``(x, y)`` into train/validation/test, keeping class shares.
 
-    Each class is split on its own by ``fractions`` (rounded, largest remainders first), so
-    every split has (almost exactly) the same share of each class. Same seed, same split.
+    Each class is split on its own by ``fractions`` (rounded, largest remainders first),
+    so every split has (almost exactly) the same share of each class. Same seed, same
+    split. Every class must have images, and every split must get some.
     """
-    validate_arrays(x, y, len(class_names), where="input")
-    fr = np.asarray(fractions, dtype=float)
-    if fr.shape != (3,) or np.any(fr < 0) or not np.isclose(fr.sum(), 1.0):
-        raise ValueError(
-            f"fractions must be three non-negative numbers summing to 1, got {fractions}"
-        )
+    fr = _check_split_input(x, y, fractions, class_names)
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[], [], []]
     for cid in range(len(class_names)):
@@ -160,8 +157,40 @@ def stratified_split(
     return Splits(*arrays, class_names=class_names, meta=meta)
 
 
+def _check_split_input(
+    x: np.ndarray,
+    y: np.ndarray,
+    fractions: tuple[float, float, float],
+    class_names: tuple[str, ...],
+) -> np.ndarray:
+    """Refuse input that cannot make a data set; return the fractions as an array."""
+    validate_arrays(x, y, len(class_names), where="input")
+    fr = np.asarray(fractions, dtype=float)
+    if fr.shape != (3,) or np.any(fr < 0) or not np.isclose(fr.sum(), 1.0):
+        raise ValueError(
+            f"fractions must be three non-negative numbers summing to 1, "
+            f"got {fractions}"
+        )
+    counts = np.bincount(y, minlength=len(class_names))
+    for cid, name in enumerate(class_names):
+        if counts[cid] == 0:
+            raise ValueError(
+                f"no images of class {name!r} (label {cid}) among the {len(y)}: a data "
+                f"set needs images of every class {list(class_names)}"
+            )
+    sizes = np.sum([_allocate(int(n), fr) for n in counts], axis=0)
+    for name, size in zip(SPLIT_NAMES, sizes, strict=True):
+        if size == 0:
+            raise ValueError(
+                f"the {name} split would be empty: {len(y)} images split by "
+                f"{list(fractions)} per class; a data set needs images in every split "
+                "(use more images)"
+            )
+    return fr
+
+
 def _allocate(n: int, fractions: np.ndarray) -> list[int]:
-    """Split ``n`` items by ``fractions`` into whole counts (largest remainder method)."""
+    """Split ``n`` items by ``fractions`` into whole counts (largest remainders)."""
     raw = n * fractions
     counts = np.floor(raw).astype(int)
     order = np.argsort(-(raw - counts), kind="stable")
