@@ -89,7 +89,7 @@ def gpu_names() -> list[str]:
     """GPUs TensorFlow sees, if TensorFlow is already imported; [] otherwise."""
     if "tensorflow" not in sys.modules:
         return []
-    from wastelab.training import gpu_names as tf_gpu_names
+    from wastelab.devices import gpu_names as tf_gpu_names
 
     return tf_gpu_names()
 

@@ -449,3 +449,13 @@ def test_sigint_mid_epoch_then_resume_gives_the_uninterrupted_result(npz, tmp_pa
             np.array_equal(u, v)
             for u, v in zip(a.get_weights(), b.get_weights(), strict=True)
         ), name
+
+
+def test_sigterm_ends_like_ctrl_c():
+    """Slurm preempts a job with SIGTERM: the CLI treats it as Ctrl-C (exit 130)."""
+    import signal as signal_module
+
+    from wastelab import cli
+
+    with pytest.raises(KeyboardInterrupt):
+        cli._terminated(signal_module.SIGTERM, None)

@@ -1682,6 +1682,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     out = args.out or Path("exports") / args.edition
+    if out.exists() and not out.is_dir():
+        print(f"export: {out} exists and is not a folder", file=sys.stderr)
+        return 2
     try:
         paths = export_book(
             args.root, out, args.edition, chapters=args.chapters or None

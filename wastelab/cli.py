@@ -16,7 +16,9 @@ import errno
 import json
 import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 MODELS = ("mlp", "cnn", "strong-cnn")
@@ -86,6 +88,7 @@ def _load(data: str, verbose: int):
 def cmd_download(args: argparse.Namespace) -> int:
     from .data.download import TACO_ANNOTATIONS_URL, download_taco
 
+    _check_output(args.dest, folder=True)
     report = download_taco(
         args.dest,
         annotations_url=args.annotations_url or TACO_ANNOTATIONS_URL,
@@ -101,6 +104,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_prepare(args: argparse.Namespace) -> int:
     from .data import prepare, save_splits
 
+    _check_output(args.out)
     if args.source == "taco" and args.root is not None and args.strict:
         from .data.taco import parse_annotations
 
@@ -335,8 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (e.g. Slurm preempting a job) ends like Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         return args.func(args)
     except BaseException as err:

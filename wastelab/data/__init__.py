@@ -17,7 +17,6 @@ __all__ = [
     "SOURCES",
     "SPLIT_NAMES",
     "Splits",
-    "atomic_write",
     "crop",
     "load_default",
     "load_splits",

@@ -81,12 +81,15 @@ def load_default(
     if path:
         splits = load_splits(path)
         if verbose:
-            print(f"Using {path} (from ${DATA_ENV}): {splits!r}")
+            print(f"Data: {path} (from ${DATA_ENV}), {_sizes(splits)}")
         return splits
     splits = prepare("synthetic", size=size, color=color, seed=seed, verbose=0)
     if verbose:
-        print(
-            f"Using the embedded synthetic waste scenes (set ${DATA_ENV} to a prepared "
-            f".npz for real photos): {splits!r}"
-        )
+        print(f"Data: synthetic scenes, {_sizes(splits)} (${DATA_ENV} for photos)")
     return splits
+
+
+def _sizes(splits: Splits) -> str:
+    h, w, c = splits.image_shape
+    n = "/".join(str(len(splits.split(name)[1])) for name in ("train", "val", "test"))
+    return f"{n} train/val/test at {h}x{w}x{c}"
