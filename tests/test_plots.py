@@ -369,6 +369,33 @@ def test_plot_confusion_matrix_counts_and_shares(tmp_path):
     np.testing.assert_allclose(ax.images[0].get_array(), cm / cm.sum(1, keepdims=True))
 
 
+def test_plot_confusion_matrix_is_scikit_learns_display(tmp_path, monkeypatch):
+    import sklearn.metrics
+
+    drawn = []
+
+    class Spy(sklearn.metrics.ConfusionMatrixDisplay):
+        def plot(self, *args, **kwargs):
+            drawn.append(self.confusion_matrix.copy())
+            return super().plot(*args, **kwargs)
+
+    monkeypatch.setattr(sklearn.metrics, "ConfusionMatrixDisplay", Spy)
+    cm = np.array([[101, 17], [29, 3]])
+    fig = plots.plot_confusion_matrix(cm, ("other", "bottle"), title="Test split")
+    render(fig, tmp_path)
+    assert len(drawn) == 1 and np.array_equal(drawn[0], cm)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["other", "bottle"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["other", "bottle"]
+    bold = [t.get_text() for t in ax.texts if t.get_fontweight() == "bold"]
+    assert bold == ["101\n(85.6%)", "3\n(9.4%)"]  # the diagonal: correct answers
+    assert fig.axes[1].get_ylabel() == "images"  # the colour bar, labelled
+    # drawn on a given axes (a panel of a larger figure): no new figure
+    outer, axes = plt.subplots(1, 2)
+    assert plots.plot_confusion_matrix(cm, ax=axes[1]) is outer
+    assert axes[1].get_title() == "Confusion matrix"
+
+
 @pytest.mark.parametrize(
     "cm, names",
     [
@@ -577,6 +604,97 @@ def test_plot_convolution_demo_stride_two():
         1.5,
         1.5,
     )
+
+
+def _written(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+def test_plot_pooling_writes_max_and_mean(tmp_path):
+    from wastelab.plots.convolutions import plot_pooling
+
+    x = np.array([[1, 3, 0, 2], [4, 2, 1, 0], [0, 1, 5, 6], [2, 0, 7, 1]])
+    fig = plot_pooling(x, title="Pools")
+    render(fig, tmp_path)
+    assert suptitle(fig) == "Pools"
+    inputs, max_ax, mean_ax = fig.axes
+    assert len(_written(inputs)) == 16
+    assert _written(max_ax) == ["4", "2", "2", "7"]
+    assert _written(mean_ax) == ["2.50", "0.75", "0.75", "4.75"]
+    assert max_ax.get_title() == "max pooled 2x2"
+    assert [p.get_width() for p in inputs.patches] == [2]  # the highlighted tile
+    assert [p.get_width() for p in max_ax.patches] == [1]
+
+
+def test_plot_pooling_hatches_what_is_dropped(tmp_path):
+    from wastelab.plots.convolutions import plot_pooling
+
+    x = np.arange(35).reshape(5, 7) % 9
+    fig = plot_pooling(x, highlight=(1, 2))
+    render(fig, tmp_path)
+    assert fig.axes[1].get_title() == "max pooled 2x3"
+    hatched = [p for p in fig.axes[0].patches if p.get_hatch()]
+    assert [(p.get_width(), p.get_height()) for p in hatched] == [(7, 1), (1, 5)]
+    tile = [p for p in fig.axes[0].patches if not p.get_hatch()][0]
+    assert (tile.get_x(), tile.get_y()) == (3.5, 1.5)
+    assert len(plot_pooling(np.ones((4, 4)), highlight=None).axes[1].patches) == 0
+
+
+@pytest.mark.parametrize(
+    "x, kwargs",
+    [
+        (np.ones((4, 4)), {"size": 5}),
+        (np.ones((4, 4)), {"size": 0}),
+        (np.ones((17, 4)), {}),
+        (np.ones((4, 4)), {"highlight": (2, 0)}),
+        (np.ones((2, 2, 2)), {}),
+    ],
+)
+def test_plot_pooling_rejects_bad_input(x, kwargs):
+    from wastelab.plots.convolutions import plot_pooling
+
+    with pytest.raises(ValueError):
+        plot_pooling(x, **kwargs)
+
+
+def _square_reach(size, side, top):
+    reach = np.zeros((size, size))
+    reach[top : top + side, top : top + side] = 1.0
+    return reach
+
+
+def test_plot_receptive_field_outlines_each_layer(tmp_path):
+    from wastelab.plots.convolutions import plot_receptive_field
+
+    image = RNG.integers(0, 256, (20, 20), dtype=np.uint8)
+    reaches = {"conv1": _square_reach(20, 3, 8), "conv3": _square_reach(20, 9, 5)}
+    reaches["conv3"][9, 9] = 4.0  # the centre reaches the unit along more paths
+    fig = plot_receptive_field(image, reaches, title="Fields")
+    render(fig, tmp_path)
+    assert suptitle(fig) == "Fields"
+    image_ax, reach_ax = fig.axes[:2]
+    boxes = [(p.get_x(), p.get_y(), p.get_width()) for p in image_ax.patches]
+    assert boxes == [(7.5, 7.5, 3), (4.5, 4.5, 9)]
+    labels = [t.get_text() for t in image_ax.get_legend().get_texts()]
+    assert labels == ["conv1: 3 x 3", "conv3: 9 x 9"]
+    assert len(reach_ax.patches) == 1 and reach_ax.get_title() == "conv3: its reach"
+    assert reach_ax.images[0].get_array().max() == 1.0  # scaled to a maximum of 1
+
+
+@pytest.mark.parametrize(
+    "image, reaches",
+    [
+        (np.zeros((6, 6)), {}),
+        (np.zeros((6, 6)), {"a": np.zeros((5, 6))}),
+        (np.zeros((6, 6)), {"a": np.zeros((6, 6))}),
+        (np.zeros((6, 6, 3)), {"a": np.ones((6, 6))}),
+    ],
+)
+def test_plot_receptive_field_rejects_bad_input(image, reaches):
+    from wastelab.plots.convolutions import plot_receptive_field
+
+    with pytest.raises(ValueError):
+        plot_receptive_field(image, reaches)
 
 
 # --------------------------------------------------------------------------- graphs

@@ -374,7 +374,14 @@ def report_table(
     if not rows:
         raise ValueError("rows is empty: give at least one model's report")
     name_width = max(len("model"), *(len(name) for name in rows))
-    widths = [max(len(c), digits + 2) for c in columns]
+    widths = [
+        max(
+            len(c),
+            digits + 2,
+            *(len(str(r.get(c))) for r in rows.values() if isinstance(r.get(c), str)),
+        )
+        for c in columns
+    ]
     header = [
         f"{'model':<{name_width}}",
         *(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)),

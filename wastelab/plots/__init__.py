@@ -11,7 +11,13 @@ kinds of colour blindness; mistakes are marked by colour *and* by a thick frame 
 "✗", never by colour alone.
 """
 
-from .convolutions import plot_convolution_demo, plot_feature_maps, plot_filters
+from .convolutions import (
+    plot_convolution_demo,
+    plot_feature_maps,
+    plot_filters,
+    plot_pooling,
+    plot_receptive_field,
+)
 from .curves import plot_history, plot_learning_rates, plot_optimizer_comparison
 from .datasets import plot_class_balance, plot_dataset_statistics
 from .evaluation import (
@@ -55,7 +61,9 @@ __all__ = [
     "plot_learning_rates",
     "plot_model_comparison",
     "plot_optimizer_comparison",
+    "plot_pooling",
     "plot_precision_recall",
+    "plot_receptive_field",
     "plot_softmax",
     "save_figure",
     "show_image_as_numbers",

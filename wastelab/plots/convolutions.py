@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
@@ -19,10 +20,10 @@ def plot_filters(
     input_channel: int = 0,
     title: str = "Learned filters of a convolution layer",
 ) -> Figure:
-    """Show a conv layer's kernels (kh, kw, in, out), one panel per filter, for one input channel.
+    """Show a conv layer's kernels (kh, kw, in, out), one panel per filter, one channel.
 
-    Colours are diverging and centred at 0 (one scale for all filters, see the colorbar):
-    orange weights add up bright pixels, purple ones subtract them.
+    Colours are diverging and centred at 0 (one scale for all filters, see the
+    colorbar): orange weights add up bright pixels, purple ones subtract them.
     """
     k = np.asarray(kernels, dtype=float)
     if k.ndim != 4 or 0 in k.shape:
@@ -65,7 +66,7 @@ def plot_feature_maps(
     title: str = "Feature maps of one image",
     max_maps: int | None = 32,
 ) -> Figure:
-    """Show the feature maps (H, W, C) or (1, H, W, C) of one image, one panel per channel.
+    """Show the feature maps (H, W, C) or (1, H, W, C) of one image, a panel per map.
 
     Each map has its own colour scale (viridis: dark is low, yellow high). At most
     ``max_maps`` maps are drawn.
@@ -108,7 +109,7 @@ def plot_convolution_demo(
     stride: int = 1,
     highlight: tuple[int, int] | None = (0, 0),
 ) -> Figure:
-    """Show a small input (H, W), a kernel (k, k) and the output, every value written in.
+    """Show a small input (H, W), a kernel (k, k) and the output, every value written.
 
     ``output`` is the "valid" result ((H - k) // stride + 1 per side) or the "same" one
     (ceil(H / stride)); the window behind output cell ``highlight`` is outlined in both.
@@ -136,8 +137,8 @@ def plot_convolution_demo(
         )
     else:
         raise ValueError(
-            f"output {out.shape} fits neither 'valid' {valid} nor 'same' {same} convolution "
-            f"of image {x.shape} with kernel {w.shape} at stride {stride}"
+            f"output {out.shape} fits neither 'valid' {valid} nor 'same' {same} "
+            f"convolution of image {x.shape} with kernel {w.shape} at stride {stride}"
         )
     widths = [x.shape[1], w.shape[1], out.shape[1]]
     cell = min(7.0 / sum(widths), 0.55)
@@ -200,5 +201,176 @@ def plot_convolution_demo(
         axes[0].set_xlabel(
             "pixel values" + ("\n(zeros around the edges: 'same')" if any(pad) else "")
         )
+        fig.suptitle(title)
+    return fig
+
+
+def plot_pooling(
+    x: np.ndarray,
+    size: int = 2,
+    title: str = "Max and mean pooling",
+    highlight: tuple[int, int] | None = (0, 0),
+) -> Figure:
+    """Show a small map (H, W), its max pooling and its mean pooling, values written in.
+
+    Tiles of ``size`` x ``size`` at stride ``size``; rows and columns left over (when H
+    or W is not a multiple of ``size``) are dropped, as in Keras, and hatched. All three
+    panels share one grey scale; the tile behind output cell ``highlight`` is outlined.
+    """
+    a = _as_2d(x, "x").astype(float)
+    if size < 1 or size > min(a.shape):
+        raise ValueError(f"size must be in [1, {min(a.shape)}], got {size}")
+    if max(a.shape) > 16:
+        raise ValueError(
+            f"x {a.shape} is too large to write its values: 16 x 16 at most"
+        )
+    out_h, out_w = a.shape[0] // size, a.shape[1] // size
+    tiles = a[: out_h * size, : out_w * size].reshape(out_h, size, out_w, size)
+    panels = (
+        (
+            a,
+            f"input {a.shape[0]}x{a.shape[1]}",
+            f"{size} x {size} tiles, stride {size}",
+        ),
+        (tiles.max(axis=(1, 3)), "max pooled", "the largest value\nof each tile"),
+        (tiles.mean(axis=(1, 3)), "mean pooled", "the average\nof each tile"),
+    )
+    if highlight is not None and not (
+        0 <= highlight[0] < out_h and 0 <= highlight[1] < out_w
+    ):
+        raise ValueError(
+            f"highlight {highlight} is outside the output {(out_h, out_w)}"
+        )
+    lo, hi = float(a.min()), float(a.max())
+    hi = hi if hi > lo else lo + 1.0
+    widths = [a.shape[1], out_w, out_w]
+    cell = min(7.0 / sum(widths), 0.55)
+    with book_style():
+        fig = _new_figure((max(cell * sum(widths) + 1.5, 6.0), a.shape[0] * cell + 1.6))
+        axes = fig.subplots(1, 3, width_ratios=widths)
+        for ax, (arr, name, label) in zip(axes, panels, strict=True):
+            ax.imshow(arr, cmap="gray", vmin=lo, vmax=hi)
+            _write_values(ax, arr, _value_fontsize(cell, arr), lo, hi)
+            ax.set_title(
+                f"{name} {arr.shape[0]}x{arr.shape[1]}" if ax is not axes[0] else name
+            )
+            ax.set_xlabel(label)
+            _hide_ticks(ax)
+        for edge in range(size, a.shape[1], size):
+            axes[0].axvline(edge - 0.5, color=PALETTE[5], linewidth=2)
+        for edge in range(size, a.shape[0], size):
+            axes[0].axhline(edge - 0.5, color=PALETTE[5], linewidth=2)
+        # rows and columns that fill no tile are dropped: hatch them
+        left_over = (
+            (0, out_h * size, a.shape[1], a.shape[0] - out_h * size),  # x, y, w, h
+            (out_w * size, 0, a.shape[1] - out_w * size, a.shape[0]),
+        )
+        for x0, y0, w, h in left_over:
+            if w > 0 and h > 0:
+                axes[0].add_patch(
+                    Rectangle(
+                        (x0 - 0.5, y0 - 0.5),
+                        w,
+                        h,
+                        fill=False,
+                        hatch="//",
+                        edgecolor=PALETTE[1],
+                        linewidth=0,
+                    )
+                )
+        if highlight is not None:
+            r, c = highlight
+            color = PALETTE[4]
+            axes[0].add_patch(
+                Rectangle(
+                    (c * size - 0.5, r * size - 0.5),
+                    size,
+                    size,
+                    fill=False,
+                    edgecolor=color,
+                    linewidth=3,
+                    clip_on=False,
+                )
+            )
+            for ax in axes[1:]:
+                ax.add_patch(
+                    Rectangle(
+                        (c - 0.5, r - 0.5),
+                        1,
+                        1,
+                        fill=False,
+                        edgecolor=color,
+                        linewidth=3,
+                        clip_on=False,
+                    )
+                )
+        fig.suptitle(title)
+    return fig
+
+
+def plot_receptive_field(
+    image: np.ndarray,
+    reaches: Mapping[str, np.ndarray],
+    title: str = "Where one unit of each layer looks",
+) -> Figure:
+    """Show the receptive field of one unit per layer on an image (H, W).
+
+    ``reaches`` maps a layer name to an (H, W) array that is above 0 on the input pixels
+    that can reach that layer's unit (for instance the input gradient of a linear twin
+    of the network). Left: the image, each layer's field outlined and sized in the
+    legend. Right: the last layer's reach scaled to a maximum of 1: how many paths lead
+    from each pixel to the unit, relative to the busiest pixel.
+    """
+    img = _as_2d(image, "image")
+    img = img / 255.0 if img.dtype == np.uint8 else img.astype(float)
+    if not reaches:
+        raise ValueError("reaches is empty: give at least one layer's reach")
+    boxes = {}
+    for name, reach in reaches.items():
+        r = np.asarray(reach, dtype=float)
+        if r.shape != img.shape:
+            raise ValueError(
+                f"reach of {name!r} has shape {r.shape}, the image {img.shape}"
+            )
+        rows, cols = (
+            np.flatnonzero((r > 0).any(axis=1)),
+            np.flatnonzero((r > 0).any(axis=0)),
+        )
+        if rows.size == 0:
+            raise ValueError(f"reach of {name!r} is nowhere above 0")
+        boxes[name] = (rows[0], cols[0], rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
+    last = list(reaches)[-1]
+    with book_style():
+        fig = _new_figure((8.0, 4.6))
+        axes = fig.subplots(1, 2)
+        axes[0].imshow(img, cmap="gray", vmin=0.0, vmax=1.0)
+        shown = np.asarray(reaches[last], dtype=float)
+        im = axes[1].imshow(shown / shown.max(), cmap="viridis", vmin=0.0, vmax=1.0)
+        cbar = fig.colorbar(im, ax=axes[1], shrink=0.8)
+        cbar.set_label("paths to the unit (max = 1)")
+        for i, (name, (top, left, h, w)) in enumerate(boxes.items()):
+            color = PALETTE[(i + 4) % len(PALETTE)]
+            for ax in axes if name == last else axes[:1]:
+                ax.add_patch(
+                    Rectangle(
+                        (left - 0.5, top - 0.5),
+                        w,
+                        h,
+                        fill=False,
+                        edgecolor=color,
+                        linewidth=2.5,
+                        label=f"{name}: {h} x {w}",
+                    )
+                )
+        axes[0].legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.02),
+            ncols=min(len(boxes), 3),
+            frameon=False,
+        )
+        axes[0].set_title("receptive fields on the image")
+        axes[1].set_title(f"{last}: its reach")
+        for ax in axes:
+            _hide_ticks(ax)
         fig.suptitle(title)
     return fig
