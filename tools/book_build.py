@@ -32,7 +32,9 @@ def edition_config(root: Path, edition: str, out_dir: Path) -> Path:
     sphinx.setdefault("config", {})["hide_solutions"] = True
     # the copy lives under _build/: local extension folders become absolute paths
     local = sphinx.get("local_extensions") or {}
-    sphinx["local_extensions"] = {k: str((root / v).resolve()) for k, v in local.items()}
+    sphinx["local_extensions"] = {
+        k: str((root / v).resolve()) for k, v in local.items()
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
     student = out_dir / "_config_student.yml"
     student.write_text(yaml.safe_dump(config, sort_keys=False))
