@@ -349,6 +349,27 @@ def test_optimizer_comparison_and_learning_rates(tmp_path):
         plots.plot_learning_rates({0.1: [[1.0, 2.0]]})
 
 
+def test_loss_curves_with_baselines_and_a_legend_title(tmp_path):
+    from wastelab.plots.curves import plot_loss_curves
+
+    fig = plot_loss_curves(
+        {"ReLU": [1.2, 0.8, 0.7], "no ReLU": [1.3, 1.1, 1.0]},
+        title="First network",
+        legend_title="network",
+        baselines={"ln 2": float(np.log(2))},
+    )
+    render(fig, tmp_path, "losses.png")
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "linear" and ax.get_title() == "First network"
+    assert [ln.get_label() for ln in ax.lines] == ["ReLU", "no ReLU", "ln 2"]
+    assert list(ax.lines[2].get_ydata()) == [np.log(2)] * 2  # a horizontal line
+    assert ax.get_legend().get_title().get_text() == "network"
+    fig = plots.plot_optimizer_comparison(
+        {"SGD": [0.7, 0.6]}, log=False, baselines={"class shares": 0.5}
+    )
+    assert [ln.get_label() for ln in fig.axes[0].lines] == ["SGD", "class shares"]
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -782,6 +803,37 @@ def test_tf_graph_nodes_from_a_real_tf_function(tmp_path):
     assert all(i in names for n in nodes for i in n["inputs"])
     fig = plots.plot_graph(nodes, title="forward")
     render(fig, tmp_path)
+
+
+def test_tf_graph_nodes_data_only_names_variables_and_bridges_hidden_ops():
+    tf = pytest.importorskip("tensorflow")
+    w = tf.Variable(tf.ones((4, 2)), name="W")
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.nn.relu(tf.matmul(tf.reshape(x, [-1, 4]), w)))
+        w.assign_sub(0.1 * tape.gradient(loss, w))
+        return loss
+
+    spec = tf.TensorSpec((None, 2, 2), tf.float32, name="x")
+    graph = step.get_concrete_function(spec).graph
+    everything = plots.tf_graph_nodes(graph)
+    nodes = plots.tf_graph_nodes(graph, data_only=True)
+    ops = [n["op"] for n in nodes]
+    names = [n["name"] for n in nodes]
+    assert len(nodes) < len(everything)
+    assert "W" in names and ops[names.index("W")] == "Variable"
+    assert not {"ReadVariableOp", "Identity", "Shape", "Const"} & set(ops)
+    assert {"MatMul", "Relu", "ReluGrad", "AssignSubVariableOp"} <= set(ops)
+    forward = next(n for n in nodes if n["op"] == "MatMul" and "W" in n["inputs"])
+    assert forward["inputs"][0] != "x"  # x reaches MatMul through the shown Reshape
+    seen: set[str] = set()
+    for node in nodes:  # edges only to nodes listed before
+        assert set(node["inputs"]) <= seen
+        seen.add(node["name"])
+    update = next(n for n in nodes if n["op"] == "AssignSubVariableOp")
+    assert update["inputs"][0] == "W"
 
 
 # --------------------------------------------------------------------------- files, style

@@ -1,18 +1,25 @@
 """Chapter 6 self-checks: the references pass, typical mistakes fail with the right hint."""
 
+import dataclasses
+from types import SimpleNamespace
+
 import keras
 import numpy as np
 import pytest
 
+from wastelab import models
+from wastelab.data import load_default
 from wastelab.data.pipeline import steps_per_epoch
 from wastelab.exercises import CheckFailed
 from wastelab.exercises.ch06 import (
+    RUN_EPOCHS,
+    check_learning_rate_runs,
     check_momentum_step,
     check_sgd_step,
     check_steps_per_epoch,
     momentum_step,
     sgd_step,
-    steps_per_epoch_answer,
+    train_course_cnn,
 )
 
 
@@ -124,18 +131,23 @@ def test_momentum_mistakes(wrong, hint):
         check_momentum_step(wrong, verbose=False)
 
 
-def test_steps_per_epoch_answer_matches_the_pipeline(capsys):
-    assert steps_per_epoch_answer() == steps_per_epoch(1000, 64) == 16
-    check_steps_per_epoch(16)
+def test_steps_per_epoch_is_computed_from_the_inputs(capsys):
+    check_steps_per_epoch(steps_per_epoch(1000, 64))
     check_steps_per_epoch(np.int64(16), verbose=False)
-    assert "✓" in capsys.readouterr().out
+    check_steps_per_epoch(steps_per_epoch(1200, 32), n_images=1200, batch_size=32)
+    check_steps_per_epoch(10, n_images=640, batch_size=64, verbose=False)
+    assert "✓ steps per epoch (1,000 images, batch 64)" in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match="one more, smaller batch"):
+        check_steps_per_epoch(37, n_images=1200, batch_size=32)
+    with pytest.raises(CheckFailed):
+        check_steps_per_epoch(16, n_images=640, batch_size=64)
 
 
 @pytest.mark.parametrize(
     "value, error, hint",
     [
         (..., NotImplementedError, "fill in n_steps"),
-        (15, CheckFailed, "16th, smaller"),
+        (15, CheckFailed, "one more, smaller batch"),
         (15.625, CheckFailed, "round up"),
         (64000, CheckFailed, "don't multiply"),
         (1000, CheckFailed, "one step per image"),
@@ -145,3 +157,77 @@ def test_steps_per_epoch_answer_matches_the_pipeline(capsys):
 def test_steps_per_epoch_mistakes(value, error, hint):
     with pytest.raises(error, match=hint):
         check_steps_per_epoch(value, verbose=False)
+
+
+# ------------------------------------------------------- the modelling exercise (6.5)
+
+
+@pytest.fixture(scope="module")
+def few_images():
+    data = load_default(verbose=0)
+    return dataclasses.replace(
+        data, x_train=data.x_train[:64], y_train=data.y_train[:64]
+    )
+
+
+def test_the_reference_run_passes_and_reports_f1_and_confusion(few_images, capsys):
+    scores = check_learning_rate_runs(
+        train_course_cnn, few_images, learning_rates=(0.001, 0.01), seeds=(0,)
+    )
+    assert set(scores) == {0.001, 0.01} and all(len(f) == 1 for f in scores.values())
+    assert all(0.0 <= f <= 1.0 for f1s in scores.values() for f in f1s)
+    out = capsys.readouterr().out
+    assert "learning rate  seed 0" in out and "0.001: [[" in out
+    assert "beat always answering 'bottle'" in out
+    assert "✓ my_train_run: the course CNN, trained as asked" in out
+    assert max(len(line) for line in out.splitlines()) <= 88
+
+
+def test_the_stub_is_not_done_yet(few_images):
+    def stub(data, learning_rate, seed):
+        raise NotImplementedError("Exercise 6.5: write my_train_run")
+
+    with pytest.raises(NotImplementedError):
+        check_learning_rate_runs(stub, few_images)
+
+
+def _fake_run(model, optimizer, epochs=RUN_EPOCHS):
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    return SimpleNamespace(model=model, history={"loss": [0.5] * epochs})
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda d, lr, s: models.build_cnn(seed=s), "expected what training.train"),
+        (
+            lambda d, lr, s: _fake_run(
+                models.build_mlp(seed=s), keras.optimizers.Adam(lr)
+            ),
+            "build it with models.build_cnn",
+        ),
+        (
+            lambda d, lr, s: _fake_run(
+                models.build_cnn(seed=s), keras.optimizers.SGD(lr)
+            ),
+            "expected Adam",
+        ),
+        (
+            lambda d, lr, s: _fake_run(
+                models.build_cnn(seed=s), keras.optimizers.Adam()
+            ),
+            "expected Adam at 0.003",
+        ),
+        (
+            lambda d, lr, s: _fake_run(
+                models.build_cnn(seed=s), keras.optimizers.Adam(lr), epochs=5
+            ),
+            "expected 20",
+        ),
+    ],
+)
+def test_runs_that_are_not_the_exercise_fail_with_a_hint(few_images, wrong, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check_learning_rate_runs(
+            wrong, few_images, learning_rates=(0.003,), seeds=(0,), verbose=False
+        )

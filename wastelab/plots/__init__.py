@@ -18,7 +18,12 @@ from .convolutions import (
     plot_pooling,
     plot_receptive_field,
 )
-from .curves import plot_history, plot_learning_rates, plot_optimizer_comparison
+from .curves import (
+    plot_history,
+    plot_learning_rates,
+    plot_loss_curves,
+    plot_optimizer_comparison,
+)
 from .datasets import plot_class_balance, plot_dataset_statistics
 from .evaluation import (
     plot_confusion_matrix,
@@ -59,6 +64,7 @@ __all__ = [
     "plot_graph",
     "plot_history",
     "plot_learning_rates",
+    "plot_loss_curves",
     "plot_model_comparison",
     "plot_optimizer_comparison",
     "plot_pooling",

@@ -27,7 +27,7 @@ _PRETTY = {
 
 
 def _series(values: Any, key: str) -> tuple[np.ndarray, str]:
-    """A history entry as (epochs,) floats; per-class vectors keep the last (positive) class."""
+    """A history entry as (epochs,) floats; per-class vectors keep the last class."""
     arr = np.asarray(values, dtype=float)
     if arr.ndim == 2:
         return arr[:, -1], f" (class {arr.shape[1] - 1})"
@@ -43,12 +43,12 @@ def plot_history(
     metrics: Sequence[str] | None = ("loss", "accuracy"),
     title: str = "Training history",
 ) -> Figure:
-    """One panel per metric: training and validation (``val_`` prefix) per epoch (from 1).
+    """One panel per metric: training and validation (``val_`` prefix) per epoch.
 
-    ``history`` is a dict of per-epoch lists (or a Keras ``History``; its ``.history`` is
-    used). A metric may be present for training, validation or both (e.g. only ``val_f1``).
-    The best validation epoch (lowest for losses, highest otherwise) is starred.
-    ``metrics=None`` plots every metric found.
+    ``history`` is a dict of per-epoch lists (or a Keras ``History``; its ``.history``
+    is used). A metric may be present for training, validation or both (e.g. only
+    ``val_f1``). The best validation epoch (lowest for losses, highest otherwise) is
+    starred. ``metrics=None`` plots every metric found.
     """
     hist = getattr(history, "history", history)
     if not isinstance(hist, Mapping) or not hist:
@@ -120,16 +120,47 @@ def plot_history(
     return fig
 
 
-def _plot_curves(
+def plot_loss_curves(
     curves: Mapping[str, Sequence[float]],
-    title: str,
-    log: bool,
-    xlabel: str,
-    ylabel: str,
-    legend_title: str | None,
-    ax: Axes | None,
+    title: str = "Training loss",
+    legend_title: str | None = None,
+    log: bool = False,
+    xlabel: str = "epoch",
+    ax: Axes | None = None,
+    baselines: Mapping[str, float] | None = None,
 ) -> Figure:
-    """Several loss curves on one axes, each from x = 1; a curve that blows up is marked."""
+    """Several loss curves ``{name: losses}`` on one axes, each from x = 1.
+
+    ``baselines`` (``{label: loss}``) are drawn as dotted horizontal lines, e.g. the
+    loss of a guess to beat. A curve that reaches ``inf`` or ``nan`` ends in an "X"
+    marked "diverged". ``log`` uses a log scale when every value is positive.
+    """
+    data = _check_curves(curves)
+    styles = ("-", "--", "-.", ":")
+    with book_style():
+        fig, ax = _figure_and_axes(ax)
+        for i, (name, y) in enumerate(data.items()):
+            color = PALETTE[i % len(PALETTE)]
+            x = np.arange(1, y.size + 1)
+            ax.plot(x, y, color=color, linestyle=styles[i % 4], label=str(name))
+            _mark_divergence(ax, x, y, color)
+        for i, (label, value) in enumerate((baselines or {}).items()):
+            gray = ("gray", "black", "silver")[i % 3]
+            ax.axhline(value, color=gray, linestyle=":", label=str(label))
+        finite = np.concatenate([y[np.isfinite(y)] for y in data.values()])
+        use_log = log and finite.size > 0 and bool(np.all(finite > 0))
+        if use_log:
+            ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("loss" + (" (log scale)" if use_log else ""))
+        ax.set_title(title)
+        ax.grid(True)
+        ax.legend(title=legend_title, frameon=False)
+    return fig
+
+
+def _check_curves(curves: Mapping[str, Sequence[float]]) -> dict[str, np.ndarray]:
     if not curves:
         raise ValueError("need at least one curve to plot")
     data = {}
@@ -140,45 +171,22 @@ def _plot_curves(
                 f"curve {name!r} must be a non-empty 1-D sequence, got {y.shape}"
             )
         data[name] = y
-    styles = ("-", "--", "-.", ":")
-    with book_style():
-        fig, ax = _figure_and_axes(ax)
-        all_finite = np.concatenate([y[np.isfinite(y)] for y in data.values()])
-        use_log = log and all_finite.size > 0 and bool(np.all(all_finite > 0))
-        for i, (name, y) in enumerate(data.items()):
-            color = PALETTE[i % len(PALETTE)]
-            x = np.arange(1, y.size + 1)
-            ax.plot(
-                x, y, color=color, linestyle=styles[i % len(styles)], label=str(name)
-            )
-            bad = ~np.isfinite(y)
-            if bad.any():
-                last = int(np.argmax(bad)) - 1
-                if last >= 0:
-                    ax.plot(
-                        x[last],
-                        y[last],
-                        marker="X",
-                        markersize=11,
-                        color=color,
-                        markeredgecolor="black",
-                    )
-                    ax.annotate(
-                        "diverged",
-                        xy=(x[last], y[last]),
-                        xytext=(6, 6),
-                        textcoords="offset points",
-                        color=color,
-                    )
-        if use_log:
-            ax.set_yscale("log")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel + (" (log scale)" if use_log else ""))
-        ax.set_title(title)
-        ax.grid(True)
-        ax.legend(title=legend_title, frameon=False)
-    return fig
+    return data
+
+
+def _mark_divergence(ax: Axes, x: np.ndarray, y: np.ndarray, color: str) -> None:
+    """An "X" and the word "diverged" at the last finite point before inf or nan."""
+    bad = ~np.isfinite(y)
+    last = int(np.argmax(bad)) - 1 if bad.any() else -1
+    if last >= 0:
+        ax.plot(x[last], y[last], marker="X", markersize=11, color=color, mec="black")
+        ax.annotate(
+            "diverged",
+            xy=(x[last], y[last]),
+            xytext=(6, 6),
+            textcoords="offset points",
+            color=color,
+        )
 
 
 def plot_optimizer_comparison(
@@ -187,9 +195,10 @@ def plot_optimizer_comparison(
     log: bool = True,
     xlabel: str = "epoch",
     ax: Axes | None = None,
+    baselines: Mapping[str, float] | None = None,
 ) -> Figure:
-    """Loss per epoch (or step) for several optimizers, ``{name: losses}``, on one axes."""
-    return _plot_curves(histories, title, log, xlabel, "loss", "optimizer", ax)
+    """Loss per epoch (or step) for several optimizers, ``{name: losses}``."""
+    return plot_loss_curves(histories, title, "optimizer", log, xlabel, ax, baselines)
 
 
 def plot_learning_rates(
@@ -198,8 +207,9 @@ def plot_learning_rates(
     log: bool = True,
     xlabel: str = "epoch",
     ax: Axes | None = None,
+    baselines: Mapping[str, float] | None = None,
 ) -> Figure:
-    """Loss per epoch (or step) for several learning rates, ``{lr: losses}``, on one axes."""
+    """Loss per epoch (or step) for several learning rates, ``{lr: losses}``."""
 
     def key(lr: float | str) -> float:
         try:
@@ -211,4 +221,4 @@ def plot_learning_rates(
         f"{lr:g}" if isinstance(lr, int | float) else str(lr): histories[lr]
         for lr in sorted(histories, key=key)
     }
-    return _plot_curves(ordered, title, log, xlabel, "loss", "learning rate", ax)
+    return plot_loss_curves(ordered, title, "learning rate", log, xlabel, ax, baselines)

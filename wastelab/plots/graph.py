@@ -67,7 +67,7 @@ def _short_names(names: Sequence[str]) -> dict[str, str]:
 
 
 def _node_label(op: str, short_name: str | None) -> str:
-    """The op type, and below it the node's (short) name unless it only repeats the op."""
+    """The op type, and below it the node's (short) name unless it repeats the op."""
     label = _wrap_words(op, 12)
     if short_name and short_name.lower() != op.lower():
         label += "\n" + _wrap_words(short_name, 14)
@@ -77,7 +77,7 @@ def _node_label(op: str, short_name: str | None) -> str:
 def _order_columns(
     columns: list[list[str]], inputs: Mapping[str, Sequence[str]], sweeps: int = 4
 ) -> dict[str, float]:
-    """Order each column by the mean position of its neighbours (barycentre heuristic)."""
+    """Order each column by the mean position of its neighbours (barycentres)."""
     consumers: dict[str, list[str]] = {n: [] for col in columns for n in col}
     for name, ins in inputs.items():
         for src in ins:
@@ -101,14 +101,15 @@ def plot_graph(
     show_names: bool = True,
     direction: str = "LR",
 ) -> Figure:
-    """Draw a small computation graph as a layered DAG: one box per node, arrows along inputs.
+    """Draw a small computation graph as layers: a box per node, arrows along inputs.
 
-    ``nodes`` are dicts ``{"name": str, "op": str, "inputs": [names]}``. A node's layer is
-    its longest path from the nodes without inputs; those (inputs, variables) then move up
-    to the layer just before their first consumer. Within a layer nodes are ordered by
-    where their neighbours sit, which keeps crossings few. Boxes show the op type (and
-    the end of the name, when ``show_names``); one op type, one colour. ``direction`` is
-    ``"LR"`` (left to right) or ``"TB"`` (top to bottom, better for long chains).
+    ``nodes`` are dicts ``{"name": str, "op": str, "inputs": [names]}``. A node's layer
+    is its longest path from the nodes without inputs; those (inputs, variables) then
+    move up to the layer just before their first consumer. Within a layer nodes are
+    ordered by where their neighbours sit, which keeps crossings few. Boxes show the op
+    type (and the end of the name, when ``show_names``); one op type, one colour.
+    ``direction`` is ``"LR"`` (left to right) or ``"TB"`` (top to bottom, better for
+    long chains).
     """
     if direction not in ("LR", "TB"):
         raise ValueError(f"direction must be 'LR' or 'TB', got {direction!r}")
@@ -220,25 +221,103 @@ def plot_graph(
 
 
 def tf_graph_nodes(
-    graph: Any, skip_ops: Sequence[str] = ("NoOp", "Const")
+    graph: Any, skip_ops: Sequence[str] = ("NoOp", "Const"), data_only: bool = False
 ) -> list[dict[str, Any]]:
     """Nodes of a TensorFlow graph (``tf.function(...).get_concrete_function().graph``).
 
-    Returns ``[{"name", "op", "inputs"}]`` for :func:`plot_graph`, dropping ``skip_ops``
-    (edges through a dropped node are dropped too). A captured variable (a ``Placeholder``
-    holding a resource handle) is called ``"Variable"``, as in TensorBoard's picture.
-    Needs no TensorFlow import here.
+    Returns ``[{"name", "op", "inputs"}]`` for :func:`plot_graph`, leaving out the ops
+    in ``skip_ops``. A captured variable is a node with op ``"Variable"``, named after
+    the variable when the graph knows it (``"W"``), as in TensorBoard's picture. With
+    ``data_only``, what only moves shapes or passes values on is left out too: ops with
+    no floating-point output (shapes, indices, masks), ``Identity``, ``ReadVariableOp``
+    and the gradient tape's reshaping; an edge through a left-out op then joins its
+    nearest shown ancestors. Needs no TensorFlow import here.
     """
-    ops = graph.get_operations()
-    kept = {op.name for op in ops if op.type not in skip_ops}
+    hidden = set(skip_ops) | (_PASS_THROUGH if data_only else set())
+    renamed = _variable_names(graph)
+
+    def shown(op: Any) -> bool:
+        if op.name in renamed or op.type == "Placeholder":
+            return True
+        if op.type in hidden:
+            return False
+        if not data_only or op.type.endswith("VariableOp"):  # Assign*: the updates
+            return True
+        if op.name.startswith("gradient_tape/") and op.type in _GRADIENT_PLUMBING:
+            return False
+        return any(t.dtype.is_floating for t in op.outputs)
+
+    ops = graph.get_operations()  # in topological (creation) order
+    keep = {op.name: shown(op) for op in ops}
+    feeds: dict[str, list[str]] = {}  # op name -> the nearest shown ops feeding it
     nodes = []
     for op in ops:
-        if op.name not in kept:
-            continue
-        kind = op.type
-        dtypes = [getattr(t.dtype, "name", "") for t in op.outputs]
-        if kind == "Placeholder" and dtypes == ["resource"]:
-            kind = "Variable"
-        ins = list(dict.fromkeys(t.op.name for t in op.inputs if t.op.name in kept))
-        nodes.append({"name": op.name, "op": kind, "inputs": ins})
+        feeds[op.name] = _feeders(op, keep, feeds, renamed, data_only)
+        if keep[op.name]:
+            kind = "Variable" if _is_variable(op, renamed) else op.type
+            name = renamed.get(op.name, op.name)
+            nodes.append({"name": name, "op": kind, "inputs": feeds[op.name]})
     return nodes
+
+
+#: Ops that only pass values on or read variables: hidden by ``data_only``.
+_PASS_THROUGH = {"Identity", "ReadVariableOp"}
+#: The gradient tape's reshaping of values: hidden by ``data_only``.
+_GRADIENT_PLUMBING = {
+    "Reshape",
+    "Tile",
+    "BroadcastTo",
+    "ZerosLike",
+    "OnesLike",
+    "Fill",
+    "Cast",
+    "ExpandDims",
+    "Squeeze",
+    "SelectV2",
+    "Select",
+}
+
+
+def _variable_names(graph: Any) -> dict[str, str]:
+    """Inner op name -> variable name, for the variables a function graph captures
+    (none when those variables no longer exist)."""
+    try:
+        variables = list(getattr(graph, "variables", ()))
+    except AssertionError:  # TensorFlow: the variables were deleted
+        variables = []
+    names = {id(v.handle): v.name.split(":")[0] for v in variables}
+    renamed: dict[str, str] = {}
+    for outer, inner in getattr(graph, "captures", ()):
+        if id(outer) in names:
+            name, n = names[id(outer)], 1
+            while name in renamed.values():  # two variables of one name: W, W_1
+                name, n = f"{names[id(outer)]}_{n}", n + 1
+            renamed[inner.op.name] = name
+    return renamed
+
+
+def _is_variable(op: Any, renamed: Mapping[str, str]) -> bool:
+    dtypes = [getattr(t.dtype, "name", "") for t in op.outputs]
+    return op.name in renamed or (op.type == "Placeholder" and dtypes == ["resource"])
+
+
+def _feeders(
+    op: Any,
+    keep: Mapping[str, bool],
+    feeds: Mapping[str, list[str]],
+    renamed: Mapping[str, str],
+    data_only: bool,
+) -> list[str]:
+    """The shown ops feeding ``op``: its inputs, or (through hidden ones) theirs."""
+    names: list[str] = []
+    for tensor in op.inputs:
+        src = tensor.op
+        dtype = getattr(tensor.dtype, "name", "")
+        if keep[src.name]:
+            found = [renamed.get(src.name, src.name)]
+        elif data_only and (tensor.dtype.is_floating or dtype == "resource"):
+            found = feeds[src.name]
+        else:  # skipped, or a shape, an index or a mask: not part of the data flow
+            found = []
+        names += [n for n in found if n not in names]
+    return names
