@@ -71,3 +71,15 @@ def test_self_check_prints_one_line_in_notebooks_and_raises_elsewhere(capsys):
     assert capsys.readouterr().out.startswith("… not done yet")
     check_double(lambda v: 2 * v, strict=False)
     assert capsys.readouterr().out.startswith("✓ my_double")
+
+
+def test_self_check_lines_fit_the_page(capsys):
+    from wastelab.exercises import self_check
+
+    @self_check
+    def check_long(answer):
+        raise CheckFailed("my_long: " + "a rather long explanation " * 8)
+
+    check_long(None, strict=False)
+    out = capsys.readouterr().out
+    assert out.startswith("✗ my_long") and max(map(len, out.splitlines())) <= 88

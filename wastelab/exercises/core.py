@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,6 +109,13 @@ def _in_notebook() -> bool:
     return ipython is not None and ipython.get_ipython() is not None
 
 
+def _say(message: str, width: int = 88) -> None:
+    """Print ``message`` with every line wrapped to ``width`` columns (the page's)."""
+    for line in message.splitlines():
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        print(textwrap.fill(line, width, subsequent_indent=indent))
+
+
 def self_check(check: Callable[..., Any]) -> Callable[..., Any]:
     """Make ``check_*(answer)`` report in one line instead of a traceback.
 
@@ -124,9 +132,9 @@ def self_check(check: Callable[..., Any]) -> Callable[..., Any]:
         try:
             check(*args, **kwargs)
         except NotImplementedError as unfinished:
-            print(f"… not done yet: {unfinished or 'your code still raises'}")
+            _say(f"… not done yet: {unfinished or 'your code still raises'}")
         except CheckFailed as failure:
-            print(f"✗ {failure}")
+            _say(f"✗ {failure}")
         return None
 
     return run
