@@ -1,9 +1,12 @@
-"""The batch job scripts of chapter 11: valid bash, correct scheduler directives, and
-``wastelab`` commands that the real CLI parser accepts.
+"""The batch job scripts of chapter 11 and the HPC appendix: valid bash, correct
+scheduler directives, and ``wastelab`` commands that the real CLI parser accepts.
 
 The scripts are run for real with a stand-in ``wastelab`` on the PATH: it parses its
 arguments with :func:`wastelab.cli.build_parser` (exit status 2 on anything the CLI would
-reject) and records them, so the test sees exactly what bash expands and passes.
+reject) and records them, so the test sees exactly what bash expands and passes. For the
+multi-node script a stand-in ``srun`` starts the command once per node, with the
+variables real ``srun`` sets for each task, and the test resolves the cluster each task
+would join from them.
 """
 
 import json
@@ -23,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 JOBS = ROOT / "book" / "jobs"
 SLURM = JOBS / "slurm_train.sh"
 PBS = JOBS / "pbs_train.sh"
+MULTI = JOBS / "slurm_multinode.sh"
 
 SHIM = """\
 import json, os, sys, time
@@ -32,10 +36,31 @@ from wastelab.cli import build_parser
 args = build_parser().parse_args(sys.argv[1:])  # exits with status 2 on bad arguments
 parsed = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
           if k != "func"}
+env = {k: v for k, v in os.environ.items() if k.startswith("SLURM_")}
 with open(os.environ["SHIM_LOG"], "a") as log:
-    log.write(json.dumps({"argv": sys.argv[1:], "args": parsed, "pid": os.getpid()}) + "\\n")
+    log.write(json.dumps({"argv": sys.argv[1:], "args": parsed, "pid": os.getpid(),
+                          "env": env}) + "\\n")
 if args.command == "train":
     time.sleep(float(os.environ.get("SHIM_TRAIN_SECONDS", "0")))
+"""
+
+
+# srun: start the command once per node (options only in --name=value form), each task
+# with the variables srun sets, and wait for all; record the options.
+SRUN = """\
+#!/bin/bash
+echo "srun $*" >> "$SRUN_LOG"
+while [[ $# -gt 0 && "$1" == --* ]]; do shift; done
+n="${SLURM_JOB_NUM_NODES:-1}"
+pids=()
+for ((i = 0; i < n; i++)); do
+    SLURM_PROCID=$i SLURM_NODEID=$i SLURM_STEP_NUM_TASKS=$n \\
+    SLURM_STEP_NODELIST="$SLURM_JOB_NODELIST" SLURM_STEP_TASKS_PER_NODE="1(x$n)" "$@" &
+    pids+=($!)
+done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+exit $status
 """
 
 
@@ -89,7 +114,9 @@ def shim(tmp_path):
     )
     scontrol = bin_dir / "scontrol"
     scontrol.write_text('#!/bin/sh\necho "scontrol $*" >> "$SCONTROL_LOG"\n')
-    for exe in (wastelab, scontrol):
+    srun = bin_dir / "srun"
+    srun.write_text(SRUN)
+    for exe in (wastelab, scontrol, srun):
         exe.chmod(0o755)
     log = tmp_path / "calls.jsonl"
     env = {
@@ -98,7 +125,11 @@ def shim(tmp_path):
         "SHIM_LOG": str(log),
         "SCONTROL_LOG": str(tmp_path / "scontrol.log"),
         "PYTHONPATH": str(ROOT),
+        "SRUN_LOG": str(tmp_path / "srun.log"),
         "SLURM_JOB_ID": "4242",
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_JOB_NODELIST": "gpu[07-08]",
+        "SLURM_CPUS_PER_TASK": "32",
         "PBS_O_WORKDIR": str(tmp_path / "work"),
     }
     (tmp_path / "work").mkdir()
@@ -113,7 +144,7 @@ def calls(log: Path) -> list[dict]:
     )
 
 
-@pytest.mark.parametrize("script", [SLURM, PBS], ids=lambda p: p.name)
+@pytest.mark.parametrize("script", [SLURM, PBS, MULTI], ids=lambda p: p.name)
 def test_scripts_are_valid_bash(script):
     assert script.read_text().startswith("#!/bin/bash\n")
     subprocess.run(["bash", "-n", str(script)], check=True)
@@ -183,7 +214,7 @@ def test_script_trains_then_evaluates_with_valid_arguments(script, shim):
     )
 
 
-@pytest.mark.parametrize("script", [SLURM, PBS], ids=lambda p: p.name)
+@pytest.mark.parametrize("script", [SLURM, PBS, MULTI], ids=lambda p: p.name)
 def test_data_and_out_can_be_set_from_outside(script, shim):
     env, log, tmp = shim
     env = {**env, "DATA": "/scratch/me/taco_100.npz", "OUT": "runs/cnn-100"}
@@ -195,17 +226,19 @@ def test_data_and_out_can_be_set_from_outside(script, shim):
         timeout=60,
         capture_output=True,
     )
-    train, evaluate = calls(log)
-    assert train["args"]["data"] == "/scratch/me/taco_100.npz"
-    assert train["args"]["out"] == "runs/cnn-100"
+    *trains, evaluate = calls(log)  # one training process per node
+    for train in trains:
+        assert train["args"]["data"] == "/scratch/me/taco_100.npz"
+        assert train["args"]["out"] == "runs/cnn-100"
     assert evaluate["args"]["model"] == "runs/cnn-100/best.keras"
 
 
-@pytest.mark.parametrize("script", [SLURM, PBS], ids=lambda p: p.name)
+@pytest.mark.parametrize("script", [SLURM, PBS, MULTI], ids=lambda p: p.name)
 def test_finished_run_is_not_started_again(script, shim):
     env, log, tmp = shim
-    (tmp / "work" / "runs" / "cnn").mkdir(parents=True)
-    (tmp / "work" / "runs" / "cnn" / "model.keras").write_bytes(b"")
+    env = {**env, "OUT": "runs/done"}
+    (tmp / "work" / "runs" / "done").mkdir(parents=True)
+    (tmp / "work" / "runs" / "done" / "model.keras").write_bytes(b"")
     done = subprocess.run(
         ["bash", str(script)],
         cwd=tmp / "work",
@@ -227,7 +260,8 @@ def test_commented_multi_gpu_variant_parses(script):
         assert args.command == "train" and args.devices == "multi-gpu"
 
 
-def test_slurm_requeues_itself_on_the_warning_signal(shim):
+@pytest.mark.parametrize("script", [SLURM, MULTI], ids=lambda p: p.name)
+def test_slurm_requeues_itself_on_the_warning_signal(script, shim):
     """USR1 (sent by --signal=B:USR1@...) runs the trap: scontrol requeue, no evaluation."""
     env, log, tmp = shim
     env = {**env, "SHIM_TRAIN_SECONDS": "30"}
@@ -236,14 +270,15 @@ def test_slurm_requeues_itself_on_the_warning_signal(shim):
         "w"
     ) as out:  # a file, not a pipe: the orphaned trainer keeps pipes open
         job = subprocess.Popen(
-            ["bash", str(SLURM)],
+            ["bash", str(script)],
             cwd=tmp / "work",
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 30
-    while not calls(log) and time.monotonic() < deadline:  # until training has started
+    started = 2 if script == MULTI else 1
+    while len(calls(log)) < started and time.monotonic() < deadline:  # training started
         time.sleep(0.1)
     training = calls(log)
     try:
@@ -262,4 +297,57 @@ def test_slurm_requeues_itself_on_the_warning_signal(shim):
     assert job.returncode == 0, output
     assert "requeueing job 4242" in output
     assert (tmp / "scontrol.log").read_text().split() == ["scontrol", "requeue", "4242"]
-    assert [c["args"]["command"] for c in calls(log)] == ["train"]  # no evaluation
+    assert {c["args"]["command"] for c in calls(log)} == {"train"}  # no evaluation
+
+
+# ------------------------------------------------------------------ several nodes
+def test_multinode_directives_ask_for_nodes_gpus_and_one_task_each():
+    found = directives(MULTI, "#SBATCH")
+    options = dict(d.split("=", 1) if "=" in d else (d, "") for d in found)
+    assert int(options["--nodes"]) >= 2
+    assert options["--ntasks-per-node"] == "1"  # one worker process per node
+    assert re.fullmatch(r"gpu:\d+", options["--gres"])
+    assert int(options["--cpus-per-task"]) >= 1
+    assert re.fullmatch(r"\d+[KMGT]", options["--mem"])
+    assert re.fullmatch(r"\d+:\d\d:\d\d", options["--time"])
+    assert "%j" in options["--output"] and options["--open-mode"] == "append"
+    assert "--requeue" in options and re.fullmatch(r"B:USR1@\d+", options["--signal"])
+    assert "trap requeue USR1" in MULTI.read_text()
+
+
+def test_multinode_script_starts_one_worker_per_node_that_finds_its_cluster(shim):
+    env, log, tmp = shim
+    done = subprocess.run(
+        ["bash", str(MULTI)],
+        cwd=tmp / "work",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 nodes (gpu[07-08])" in done.stdout
+    srun = (tmp / "srun.log").read_text().split()
+    assert srun[:4] == [
+        "srun",
+        "--ntasks-per-node=1",
+        "--cpus-per-task=32",  # sbatch's value, passed on
+        "--kill-on-bad-exit=1",
+    ]
+    *trains, evaluate = calls(log)
+    assert len(trains) == 2 and evaluate["args"]["command"] == "evaluate"
+    assert all(t["args"]["devices"] == "multi-worker" for t in trains)
+    assert trains[0]["argv"] == trains[1]["argv"]  # the same command on every node
+    assert evaluate["args"]["model"] == "runs/cnn-nodes/best.keras"
+
+    from wastelab import devices  # TensorFlow: imported here only
+
+    port = devices.SLURM_PORT + 4242 % devices.SLURM_PORT_SPAN
+    ranks = set()
+    for train in trains:
+        resolver = devices.resolve_cluster(train["env"])
+        assert resolver.cluster_spec().as_dict() == {
+            "worker": [f"gpu07:{port}", f"gpu08:{port}"]
+        }
+        ranks.add(resolver.task_id)
+    assert ranks == {0, 1}  # worker 0 (the first node) is the chief

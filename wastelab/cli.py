@@ -185,6 +185,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         verbose=args.verbose,
     )
+    if not result.chief:  # multi-worker: worker 0, the chief, writes OUT
+        print(f"worker done: {result.epochs_run} epochs on {result.device}")
+        return 0
     model_path = save_model(result.model, out / "model.keras")
     write_json(out / "history.json", result.history)  # every epoch, resumed or not
     scores = evaluate(result.model, splits.x_val, splits.y_val)
@@ -317,7 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--loop", choices=["fast", "course"], default="fast")
     tr.add_argument(
-        "--devices", choices=["auto", "cpu", "gpu", "multi-gpu"], default="auto"
+        "--devices",
+        choices=["auto", "cpu", "gpu", "multi-gpu", "multi-worker"],
+        default="auto",
     )
     tr.add_argument("--mixed-precision", action="store_true")
     tr.add_argument("--xla", action="store_true")

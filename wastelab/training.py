@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,13 @@ from .data.pipeline import (
     steps_per_epoch,
 )
 from .data.splits import Splits
-from .devices import Placement, dtype_policy, place
+from .devices import (
+    Placement,
+    dtype_policy,
+    place,
+    scale_for_workers,
+    worker_outputs,
+)
 from .models import check_learning_rate, compile_model
 
 LOOPS = ("fast", "course")
@@ -82,7 +88,9 @@ class TrainResult:
     progress bar counts). ``epochs_run`` counts the epochs this call trained.
     ``best_epoch`` is the number of the epoch with the best ``monitor`` value (None
     without it). ``images_per_second`` is this call's training throughput, leaving out
-    its first epoch (tracing and warm-up) when it ran more than one.
+    its first epoch (tracing and warm-up) when it ran more than one. ``chief``: whether
+    this process writes the outputs (False on the other workers of a multi-worker run,
+    whose ``model`` is a copy outside the strategy, for predicting on its own).
     """
 
     model: keras.Model
@@ -93,6 +101,7 @@ class TrainResult:
     device: str
     best_epoch: int | None
     epochs: list[int] = field(default_factory=list)
+    chief: bool = True
 
 
 # --------------------------------------------------------------------------------------
@@ -135,7 +144,11 @@ def train(
       ``model.fit(x_float, y, batch_size=32)`` on numpy arrays, for comparison.
     - ``devices``: ``"auto"``, ``"cpu"``, ``"gpu"``, ``"multi-gpu"`` (see
       :func:`wastelab.devices.place`). ``mixed_precision`` (float16) and ``xla`` apply
-      on GPUs only.
+      on GPUs only. ``"multi-worker"``: one process per node, training together
+      (needs the fast loop); ``batch_size`` and ``learning_rate`` are then one node's,
+      both multiplied by the number of nodes
+      (:func:`wastelab.devices.scale_for_workers`), and only the chief writes
+      ``log_dir``, ``checkpoint`` and ``backup_dir``.
     - ``optimizer``: a name in :data:`wastelab.models.OPTIMIZERS` with ``learning_rate``
       (a finite number above 0), or an optimizer instance.
     - ``class_weight``: ``"balanced"`` or ``{class: weight}``; ``oversample``: draw
@@ -162,7 +175,12 @@ def train(
     weights = _check_args(**locals())  # ValueError before anything is built or written
     start = time.perf_counter()
     placement = place(devices, has_builder=not isinstance(model, keras.Model))
-    on_gpu = placement.kind != "cpu"
+    on_gpu = placement.on_gpu
+    if placement.workers > 1 and loop == "course":
+        raise ValueError("devices='multi-worker' needs loop='fast'")
+    batch_size, learning_rate = scale_for_workers(  # per worker -> global
+        placement, batch_size, learning_rate, scalable=isinstance(optimizer, str)
+    )
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(seed)
@@ -180,6 +198,8 @@ def train(
     fit_data, images_per_epoch = _fit_data(
         data, loop, batch_size, augment, oversample, seed, counter
     )
+    if loop == "fast":
+        fit_data["x"] = placement.shard(fit_data["x"])
     backup = Path(backup_dir) if backup_dir is not None else None
     if verbose:
         uses = {
@@ -191,7 +211,12 @@ def train(
         }
         print(_plan(placement, batch_size, loop, uses, mixed_precision, xla, backup))
 
-    with tempfile.TemporaryDirectory(prefix="wastelab-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="wastelab-") as scratch,
+        # only the chief writes where asked; other workers, in a temporary folder
+        worker_outputs(placement, log_dir, checkpoint, backup) as outputs,
+    ):
+        log_dir, checkpoint, backup = outputs
         run = _Run(
             data,
             counter,
@@ -217,7 +242,17 @@ def train(
             run.release()
             for b in bar:  # closed already, unless an exception ended training
                 b.epoch_bar.close()
-    return run.result(net, images_per_epoch, placement.label, start)
+    result = run.result(net, images_per_epoch, placement.label, start)
+    if placement.workers > 1:  # a copy outside the strategy: each worker uses it alone
+        alone = build_model(model, mixed_precision=mixed_precision and on_gpu)
+        alone.set_weights(net.get_weights())
+        alone.compile_from_config(net.get_compile_config())  # builds the optimizer
+        for mine, trained in zip(
+            alone.optimizer.variables, net.optimizer.variables, strict=True
+        ):
+            mine.assign(trained)
+        result = replace(result, model=alone, chief=placement.chief)
+    return result
 
 
 def build_model(
@@ -405,7 +440,7 @@ def _check_model(model: keras.Model, data: Splits) -> None:
 def _default_batch_size(loop: str, placement: Placement) -> int:
     if loop == "course":
         return COURSE_BATCH_SIZE
-    per_device = CPU_BATCH_SIZE if placement.kind == "cpu" else GPU_BATCH_SIZE
+    per_device = GPU_BATCH_SIZE if placement.on_gpu else CPU_BATCH_SIZE
     return per_device * placement.replicas
 
 
@@ -463,7 +498,7 @@ def _plan(
     if resumed:
         extras.append(f"resuming after epoch {resumed}")
     notes = list(placement.notes)
-    if placement.kind == "cpu":
+    if not placement.on_gpu:
         off = [
             n for n, on in (("mixed precision", mixed_precision), ("XLA", xla)) if on
         ]

@@ -1,4 +1,5 @@
-"""Chapter 11 self-checks: the references pass, typical mistakes fail with the right hint."""
+"""Chapter 11 self-checks: the references pass, typical mistakes fail with the right hint,
+and no stored answer ships in the package."""
 
 import math
 
@@ -11,7 +12,6 @@ from wastelab.exercises.ch11 import (
     check_steps_on_four_gpus,
     global_batch_size,
     scaled_learning_rate,
-    steps_on_four_gpus_answer,
 )
 from wastelab.training import GPU_BATCH_SIZE
 
@@ -25,11 +25,8 @@ def test_references():
     assert scaled_learning_rate(1e-3, 32, 128) == pytest.approx(4e-3)
     assert scaled_learning_rate(0.1, 256, 64) == pytest.approx(0.025)
     assert scaled_learning_rate(1e-3, 128, 128) == 1e-3
-    # the exercise's 256 per GPU is train's default, and train's step count is what we ask
+    # the exercise's 256 per GPU is train's default
     assert GPU_BATCH_SIZE == 256
-    assert (
-        steps_on_four_gpus_answer() == steps_per_epoch(10_000, 4 * GPU_BATCH_SIZE) == 10
-    )
     with pytest.raises(ValueError, match="batch"):
         scaled_learning_rate(1e-3, 0, 32)
     with pytest.raises(ValueError, match="n_replicas"):
@@ -59,7 +56,10 @@ def test_scaled_learning_rate_mistakes(wrong, hint):
 
 
 def test_steps_check(capsys):
-    check_steps_on_four_gpus(10)
+    # the right count, computed as train counts: the global batch, a part-filled last
+    right = steps_per_epoch(10_000, global_batch_size(GPU_BATCH_SIZE, 4))
+    assert right == 10
+    check_steps_on_four_gpus(right)
     assert "✓ n_steps: all 1 checks passed" in capsys.readouterr().out
     check_steps_on_four_gpus(10.0, verbose=False)  # a whole float is fine too
     for unfinished in (..., None):
@@ -81,3 +81,9 @@ def test_steps_check(capsys):
 def test_steps_mistakes(wrong, hint):
     with pytest.raises(CheckFailed, match=hint):
         check_steps_on_four_gpus(wrong, verbose=False)
+
+
+def test_no_stored_answer_in_the_package():
+    import wastelab.exercises.ch11 as ch11
+
+    assert not [name for name in dir(ch11) if name.endswith("_answer")]

@@ -1,14 +1,16 @@
-"""Self-checks for chapter 11, scaling up: batch sizes and learning rates across replicas.
+"""Self-checks for chapter 11, scaling up: batch sizes and learning rates on replicas.
 
 Reference answers (tested, shown in the chapter's solutions):
 
 - :func:`global_batch_size`: the batch one training step consumes over all replicas;
-- :func:`scaled_learning_rate`: the linear scaling rule for a larger (or smaller) batch;
-- :func:`steps_on_four_gpus_answer`: steps per epoch for the chapter's value exercise.
+- :func:`scaled_learning_rate`: the linear scaling rule for a larger (or smaller) batch.
+
+:func:`check_steps_on_four_gpus` checks a value; it computes the right one itself, from
+the exercise's numbers (graders find the literal in ``tools/answers.py``).
 
 Each ``check_*`` prints a one-line verdict when every case passes and raises
-:class:`~wastelab.exercises.core.CheckFailed` (saying which input failed, with a hint) at
-the first wrong one; an answer that still raises ``NotImplementedError`` passes it through.
+:class:`~wastelab.exercises.core.CheckFailed` (which input failed, with a hint) at the
+first wrong one; an answer that still raises ``NotImplementedError`` passes it through.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ EXERCISE_GPUS = 4
 
 
 def global_batch_size(per_replica: int, n_replicas: int) -> int:
-    """Images one training step consumes: ``per_replica`` images on each of ``n_replicas``.
+    """Images one training step consumes: ``per_replica`` on each of ``n_replicas``.
 
-    With ``tf.distribute.MirroredStrategy`` every replica (GPU) takes its own slice of the
-    global batch, so one step sees ``per_replica * n_replicas`` images.
+    With ``tf.distribute.MirroredStrategy`` every replica (GPU) takes its own slice of
+    the global batch, so one step sees ``per_replica * n_replicas`` images.
     """
     if per_replica < 1 or n_replicas < 1:
         raise ValueError(
@@ -41,8 +43,8 @@ def global_batch_size(per_replica: int, n_replicas: int) -> int:
 def scaled_learning_rate(base_lr: float, base_batch: int, batch: int) -> float:
     """The linear scaling rule: ``batch`` k times ``base_batch`` -> k times ``base_lr``.
 
-    ``base_lr`` is a learning rate that worked with batches of ``base_batch`` images; the
-    result is a starting point for batches of ``batch`` images (Goyal et al., 2017).
+    ``base_lr`` is a learning rate that worked with batches of ``base_batch`` images;
+    the result is a starting point for batches of ``batch`` images (Goyal et al., 2017).
     """
     if base_batch < 1 or batch < 1:
         raise ValueError(
@@ -51,17 +53,11 @@ def scaled_learning_rate(base_lr: float, base_batch: int, batch: int) -> float:
     return float(base_lr) * batch / base_batch
 
 
-def steps_on_four_gpus_answer() -> int:
-    """Steps in one epoch over 10,000 images on 4 GPUs with 256 images per GPU and step."""
-    batch = global_batch_size(EXERCISE_PER_GPU_BATCH, EXERCISE_GPUS)
-    return steps_per_epoch(EXERCISE_IMAGES, batch)
-
-
 @self_check
 def check_scaled_learning_rate(
     my_scaled_learning_rate: Callable, verbose: bool = True
 ) -> None:
-    """Check ``my_scaled_learning_rate(base_lr, base_batch, batch)`` on the linear rule."""
+    """Check ``my_scaled_learning_rate(base_lr, base_batch, batch)`` (linear rule)."""
     cases = [
         Case(
             (1e-3, 32, 32),
@@ -72,9 +68,9 @@ def check_scaled_learning_rate(
         Case(
             (1e-3, 32, 128),
             scaled_learning_rate(1e-3, 32, 128),
-            hint="a batch 4 times larger gets a learning rate 4 times larger (linear rule: "
-            "multiply base_lr by batch / base_batch; not by base_batch / batch, and "
-            "not by the square root of the ratio)",
+            hint="a batch 4 times larger gets a learning rate 4 times larger (linear "
+            "rule: multiply base_lr by batch / base_batch; not by base_batch / batch, "
+            "and not by the square root of the ratio)",
         ),
         Case(
             (0.1, 256, 64),
@@ -95,20 +91,20 @@ def check_scaled_learning_rate(
 
 @self_check
 def check_steps_on_four_gpus(n_steps: Any, verbose: bool = True) -> None:
-    """Check the reader's steps per epoch for 10,000 images on 4 GPUs at 256 per GPU."""
+    """Check the reader's steps per epoch: 10,000 images, 4 GPUs, 256 per GPU."""
     if n_steps is Ellipsis or n_steps is None:
         raise NotImplementedError("n_steps: fill in your answer first")
-    expected = steps_on_four_gpus_answer()
-    per_gpu_steps = -(-EXERCISE_IMAGES // EXERCISE_PER_GPU_BATCH)
-    global_batch = global_batch_size(EXERCISE_PER_GPU_BATCH, EXERCISE_GPUS)
+    per_gpu, gpus = EXERCISE_PER_GPU_BATCH, EXERCISE_GPUS
+    global_batch = global_batch_size(per_gpu, gpus)
+    expected = steps_per_epoch(EXERCISE_IMAGES, global_batch)
+    one_gpu = steps_per_epoch(EXERCISE_IMAGES, per_gpu)
     hints = {
-        per_gpu_steps: f"that is the count for one GPU: with {EXERCISE_GPUS} replicas each "
-        f"step consumes {EXERCISE_GPUS} x {EXERCISE_PER_GPU_BATCH} images",
-        per_gpu_steps - 1: f"each step consumes the global batch, {EXERCISE_GPUS} x "
-        f"{EXERCISE_PER_GPU_BATCH} images, not {EXERCISE_PER_GPU_BATCH}",
-        EXERCISE_IMAGES
-        // global_batch: "the last, smaller batch is a step too: round up "
-        "(ceil), not down",
+        one_gpu: f"that is the count for one GPU: with {gpus} replicas each step "
+        f"consumes {gpus} x {per_gpu} images",
+        one_gpu - 1: f"each step consumes the global batch, {gpus} x {per_gpu} images, "
+        f"not {per_gpu}",
+        EXERCISE_IMAGES // global_batch: "the last, smaller batch is a step too: "
+        "round up (ceil), not down",
     }
     try:
         got = float(n_steps)
@@ -116,15 +112,14 @@ def check_steps_on_four_gpus(n_steps: Any, verbose: bool = True) -> None:
         raise CheckFailed(f"n_steps: expected a whole number, got {n_steps!r}") from err
     if not got.is_integer():
         hint = (
-            "steps are whole numbers: round up, since the part-filled last batch is one "
-            f"more step (and one step consumes {EXERCISE_GPUS} x {EXERCISE_PER_GPU_BATCH} "
-            "images)"
+            "steps are whole numbers: round up, since the part-filled last batch is "
+            f"one more step (and one step consumes {gpus} x {per_gpu} images)"
         )
     else:
         hint = hints.get(
             int(got),
-            f"divide the {EXERCISE_IMAGES:,} images by the global "
-            "batch (per GPU times GPUs) and round up",
+            f"divide the {EXERCISE_IMAGES:,} images by the global batch (per GPU "
+            "times GPUs) and round up",
         )
     check_value(
         "n_steps",
