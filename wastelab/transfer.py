@@ -1,7 +1,9 @@
-"""Transfer learning: a pretrained convolutional base with a new head, freezing, fine-tuning.
+"""Transfer learning: a pretrained convolutional base with a new head; freezing and
+fine-tuning.
 
-The base is VGG-16 with ImageNet weights when they can be had; offline, a small base that
-wastelab pretrains on synthetic scenes (:func:`pretrained_base`) stands in, and one line says so.
+The base is VGG-16 with ImageNet weights when they can be had; offline, a small base
+that wastelab pretrains on synthetic scenes (:func:`pretrained_base`) stands in, and
+one line says so.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ FALLBACK_MESSAGE = (
     "falling back to a base pretrained by wastelab on synthetic waste scenes"
 )
 VGG16_MIN_SIZE = 32
-#: Source-task data for :func:`pretrained_base`: seeds far from the book's, balanced classes.
+#: Source-task data for :func:`pretrained_base`: seeds far from the book's; balanced.
 PRETRAIN_SEED_OFFSET = 10_000
 #: How hard the source scenes are, as a fraction of every default challenge level.
 SOURCE_DIFFICULTY = 0.3
@@ -44,14 +46,15 @@ def build_transfer(
     seed: int = 0,
     preprocessing: str = "auto",
 ) -> keras.Model:
-    """A pretrained ``base`` with a new head: GlobalAveragePooling, Dropout, Dense softmax.
+    """A pretrained ``base`` with a new head: global pooling, dropout, Dense softmax.
 
-    Images (N, H, W, C) in [0, 1] are resized to the base's input size, grayscale is repeated
-    to 3 channels if the base wants them, and ``preprocessing`` adapts the pixel values:
-    ``"caffe"`` (VGG-16's ImageNet convention), ``"none"`` (the base takes [0, 1], as
-    :func:`pretrained_base` does) or ``"auto"`` (``"caffe"`` for a base named ``vgg16``).
-    The base runs in inference mode (BatchNorm keeps its statistics) and is frozen unless
-    ``trainable``; see :func:`set_trainable` for fine-tuning its last layers.
+    Images (N, H, W, C) in [0, 1] are resized to the base's input size, grayscale is
+    repeated to 3 channels if the base wants them, and ``preprocessing`` adapts the
+    pixel values: ``"caffe"`` (VGG-16's ImageNet convention), ``"none"`` (the base takes
+    [0, 1], as :func:`pretrained_base` does) or ``"auto"`` (``"caffe"`` for a base named
+    ``vgg16``). The base runs in inference mode (BatchNorm keeps its statistics) and is
+    frozen unless ``trainable``; see :func:`set_trainable` for fine-tuning its last
+    layers. Output: class probabilities (N, n_classes).
     """
     if base is None:
         raise ValueError(
@@ -93,12 +96,13 @@ def build_transfer(
 def set_trainable(model_or_base: keras.Model, layers: bool | int) -> keras.Model:
     """Freeze or unfreeze a pretrained base for fine-tuning; returns ``model_or_base``.
 
-    Given a transfer model, acts on its base (the nested model holding the most weights) and
-    leaves the head alone; given a base, acts on it. ``layers``: ``False`` freezes everything,
-    ``True`` unfreezes everything, an int ``n`` freezes all but the last ``n`` layers that hold
-    weights (pooling and BatchNorm layers do not count: ``3`` is VGG-16's last block).
-    BatchNormalization layers always stay frozen, so they keep running in inference mode.
-    Compile the model again afterwards for the change to reach training.
+    Given a transfer model, acts on its base (the nested model holding the most
+    weights) and leaves the head alone; given a base, acts on it. ``layers``: ``False``
+    freezes everything, ``True`` unfreezes everything, an int ``n`` freezes all but the
+    last ``n`` layers that hold weights (pooling and BatchNorm layers do not count:
+    ``3`` is VGG-16's last block). BatchNormalization layers always stay frozen, so
+    they keep running in inference mode. Compile the model again afterwards for the
+    change to reach training.
     """
     base = _find_base(model_or_base)
     weighted = [
@@ -125,8 +129,8 @@ def set_trainable(model_or_base: keras.Model, layers: bool | int) -> keras.Model
 
 
 def _set_flag(layer: keras.Layer, trainable: bool) -> None:
-    # Visit every sublayer: with the TensorFlow backend, ``layer.trainable = True`` is skipped
-    # when the flag is already True, even if sublayers below it are frozen.
+    # Visit every sublayer: with the TensorFlow backend, ``layer.trainable = True`` is
+    # skipped when the flag is already True, even if sublayers below it are frozen.
     for sub in layer._flatten_layers(include_self=True):
         sub.trainable = trainable
 
@@ -148,11 +152,12 @@ def load_vgg16_base(
 ) -> tuple[keras.Model, str]:
     """VGG-16's convolutional base (no top) and where its weights came from.
 
-    ``weights``: ``"imagenet"`` (Keras' download/cache), a local weights file, or ``None``
-    (random). Returns ``(base, source)`` with source ``"imagenet"``, the file path, ``"random"``
-    or ``"wastelab-synthetic"``: when ImageNet weights cannot be had (offline), one line says
-    so and :func:`pretrained_base` (called with ``pretrain`` as keyword arguments) stands in.
-    ``input_shape`` is (H, W, 3) with H, W >= 32.
+    ``weights``: ``"imagenet"`` (Keras' download, kept in its cache), a local weights
+    file, or ``None`` (random). Returns ``(base, source)`` with source ``"imagenet"``,
+    the file path, ``"random"`` or ``"wastelab-synthetic"``: when ImageNet weights
+    cannot be had (offline), one line says so and :func:`pretrained_base` (called with
+    ``pretrain`` as keyword arguments) stands in. ``input_shape`` is (H, W, 3) with
+    H, W >= 32; the base maps images (N, H, W, 3) to feature maps (N, H/32, W/32, 512).
     """
     shape = tuple(int(d) for d in input_shape)
     if len(shape) != 3 or shape[2] != 3 or min(shape[:2]) < VGG16_MIN_SIZE:
@@ -174,9 +179,8 @@ def load_vgg16_base(
         )
         return base, str(path)
     try:
-        with contextlib.redirect_stdout(
-            io.StringIO()
-        ):  # Keras' "Downloading data from ..."
+        # silence Keras' "Downloading data from ..."
+        with contextlib.redirect_stdout(io.StringIO()):
             base = keras.applications.VGG16(
                 include_top=False, weights="imagenet", input_shape=shape
             )
@@ -197,8 +201,9 @@ def conv_base(
 ) -> keras.Model:
     """A compact VGG-style base: per block Conv 3x3 - BatchNorm - ReLU - MaxPool 2.
 
-    (N, H, W, C) in [0, 1] -> feature maps (N, H / 2**k, W / 2**k, filters[-1]); about 98k
-    parameters with the defaults. Layer names follow VGG-16's (``block1_conv1``, ...).
+    (N, H, W, C) in [0, 1] -> feature maps (N, H / 2**k, W / 2**k, filters[-1]) for k
+    blocks; about 98k parameters with the defaults. Layer names follow VGG-16's
+    (``block1_conv1``, ...).
     """
     seeds = _Seeds(seed)
     inputs = keras.Input(shape=tuple(int(d) for d in input_shape), name="image")
@@ -220,10 +225,11 @@ def pretrained_base(
 ) -> keras.Model:
     """A :func:`conv_base` pretrained by wastelab on a source task of synthetic scenes.
 
-    The source task (see :func:`source_scenes`): tell bottle scenes from others on ``n``
-    easier, half-colour scenes at ``input_shape``, seeds ``seed + 10_000`` (never the book's
-    data). Trained ``epochs`` epochs with Adam; under a minute on two CPU cores. The base is
-    cached as a ``.keras`` file in :func:`cache_dir` and loaded from there next time.
+    The source task (see :func:`source_scenes`): tell bottle scenes from others on
+    ``n`` easier, half-colour scenes at ``input_shape``, seeds ``seed + 10_000`` (never
+    the book's data). Trained ``epochs`` epochs with Adam; under a minute on two CPU
+    cores. The base is cached as a ``.keras`` file in :func:`cache_dir` and loaded from
+    there next time.
     Returns the base alone: (N, H, W, C) in [0, 1] -> feature maps.
     """
     shape = tuple(int(d) for d in input_shape)
@@ -273,15 +279,14 @@ def source_scenes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The source task of :func:`pretrained_base`: x uint8 (n, H, W, C), y int64 (n,).
 
-    Scenes from ``make_scenes`` with seeds ``seed + 10_000``, half of them bottle scenes, every
-    challenge at ``SOURCE_DIFFICULTY`` (0.3) of its default, so a small base learns bottle
-    features within a minute. In colour (C == 3) a seeded half of the images is turned to gray
-    (repeated to three channels), so the features also serve grayscale targets.
+    Scenes from ``make_scenes`` with seeds ``seed + 10_000``, half of them bottle
+    scenes, every challenge at ``SOURCE_DIFFICULTY`` (0.3) of its default, so a small
+    base learns bottle features within a minute. In colour (C == 3) a seeded half of
+    the images is turned to gray (repeated to three channels), so the features also
+    serve grayscale targets.
     """
-    from .data.synthetic import (
-        Challenges,
-        make_scenes,
-    )  # lazy: only the fallback needs it
+    # imported here: only the fallback needs the synthetic scenes
+    from .data.synthetic import Challenges, make_scenes
 
     shape = tuple(int(d) for d in input_shape)
     easier = Challenges(
@@ -298,9 +303,8 @@ def source_scenes(
     )
     if shape[2] == 3:
         gray = np.random.default_rng(seed + PRETRAIN_SEED_OFFSET).random(n) < 0.5
-        luma = np.rint(
-            x[gray] @ np.array([0.299, 0.587, 0.114])
-        )  # ITU-R 601, as PIL's "L"
+        # ITU-R BT.601 luma weights, as PIL's "L" mode
+        luma = np.rint(x[gray] @ np.array([0.299, 0.587, 0.114]))
         x[gray] = np.repeat(luma[..., None], 3, axis=-1).astype(np.uint8)
     return x, y.astype(np.int64)
 

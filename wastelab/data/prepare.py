@@ -85,11 +85,11 @@ def load_default(
         return splits
     splits = prepare("synthetic", size=size, color=color, seed=seed, verbose=0)
     if verbose:
-        print(f"Data: synthetic scenes, {_sizes(splits)} (${DATA_ENV} for photos)")
+        print(f"Data: synthetic scenes, {_sizes(splits)}; photos: ${DATA_ENV}")
     return splits
 
 
 def _sizes(splits: Splits) -> str:
     h, w, c = splits.image_shape
     n = "/".join(str(len(splits.split(name)[1])) for name in ("train", "val", "test"))
-    return f"{n} train/val/test at {h}x{w}x{c}"
+    return f"{n} train/val/test, {h}x{w}x{c}"

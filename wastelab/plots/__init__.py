@@ -26,6 +26,7 @@ from .curves import (
 )
 from .datasets import plot_class_balance, plot_dataset_statistics
 from .evaluation import (
+    plot_ablation,
     plot_confusion_matrix,
     plot_model_comparison,
     plot_precision_recall,
@@ -45,6 +46,7 @@ from .style import (
 )
 
 __all__ = [
+    "plot_ablation",
     "BOOK_RC",
     "CORRECT_COLOR",
     "FIGSIZE",

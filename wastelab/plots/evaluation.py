@@ -301,8 +301,11 @@ def plot_ablation(
                     m[rows], y[rows], marker=marker, s=90, color=color,
                     edgecolor="black", linewidth=0.8, zorder=3, label=label,
                 )  # fmt: skip
-        for yi, mi, hi_i in zip(y, m, hi, strict=True):
-            ax.text(hi_i + 0.012, yi, f"{mi:.2f}", va="center", fontsize=_SMALL)
+        for yi, mi in zip(y, m, strict=True):
+            ax.annotate(
+                f"{mi:.2f}", (mi, yi), xytext=(0, 8), textcoords="offset points",
+                ha="center", va="bottom", fontsize=_SMALL,
+            )  # fmt: skip
         if target is not None:
             ax.axvline(target, color=TARGET_COLOR, linestyle="--", linewidth=1.5)
             ax.text(
@@ -318,4 +321,3 @@ def plot_ablation(
         ax.grid(True, axis="x")
         fig.legend(loc="outside lower center", ncols=2, frameon=False)
     return fig
-
