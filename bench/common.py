@@ -75,11 +75,22 @@ def _version(module: str) -> str | None:
 
 def _git_commit() -> str | None:
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, text=True, capture_output=True, timeout=10,
-                               check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}{'+changes' if dirty else ''}"
@@ -122,13 +133,18 @@ def machine_line(info: dict[str, Any]) -> str:
     """One line naming the machine, versions, load and date of a result."""
     gpus = ", ".join(info.get("gpus") or []) or "no GPU"
     versions = [f"Python {info.get('python')}", f"numpy {info.get('numpy')}"]
-    versions += [f"{name} {info[key]}" for key, name in (("tensorflow", "TensorFlow"),
-                                                         ("keras", "Keras")) if info.get(key)]
+    versions += [
+        f"{name} {info[key]}"
+        for key, name in (("tensorflow", "TensorFlow"), ("keras", "Keras"))
+        if info.get(key)
+    ]
     load = info.get("load_average") or []
     load_text = f"load average {load[0]:.2f} (1 min)" if load else "load unknown"
-    return (f"{info.get('cpu')} x {info.get('cores')} cores, {gpus}; {', '.join(versions)}; "
-            f"{load_text}; {info.get('date')}"
-            + (f"; commit {info['git_commit']}" if info.get("git_commit") else ""))
+    return (
+        f"{info.get('cpu')} x {info.get('cores')} cores, {gpus}; {', '.join(versions)}; "
+        f"{load_text}; {info.get('date')}"
+        + (f"; commit {info['git_commit']}" if info.get("git_commit") else "")
+    )
 
 
 def data_fingerprint(data: Any) -> str:
@@ -166,33 +182,47 @@ def fixed(value: float | None, digits: int = 1) -> str | None:
     return None if value is None else f"{value:,.{digits}f}"
 
 
-def text_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 3) -> str:
+def text_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 3
+) -> str:
     """An aligned plain-text table: first column left-aligned, the others right-aligned."""
     cells = [list(columns)] + [[cell(v, digits) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
 
     def line(row: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 
-def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                   digits: int = 3) -> str:
+def markdown_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 3
+) -> str:
     """The same table as GitHub/MyST Markdown (pipes escaped)."""
+
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
 
     head = "| " + " | ".join(esc(c) for c in columns) + " |"
-    align = "| " + " | ".join(":--" if i == 0 else "--:" for i in range(len(columns))) + " |"
+    align = (
+        "| "
+        + " | ".join(":--" if i == 0 else "--:" for i in range(len(columns)))
+        + " |"
+    )
     body = ["| " + " | ".join(esc(cell(v, digits)) for v in row) + " |" for row in rows]
     return "\n".join([head, align, *body])
 
 
-def print_report(title: str, payload: dict[str, Any], tables: Sequence[Table],
-                 verdicts: Sequence[str]) -> None:
+def print_report(
+    title: str,
+    payload: dict[str, Any],
+    tables: Sequence[Table],
+    verdicts: Sequence[str],
+) -> None:
     """Print a benchmark's result: title, machine line, every table, the verdicts."""
     print(f"\n{title}")
     print(f"measured on: {machine_line(payload['machine'])}")
@@ -234,17 +264,24 @@ def read_json(path: str | Path) -> dict[str, Any] | None:
         return None
     payload = json.loads(path.read_text())
     if payload.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: not a wastelab benchmark result (schema "
-                         f"{payload.get('schema')!r}, expected {SCHEMA!r})")
+        raise ValueError(
+            f"{path}: not a wastelab benchmark result (schema "
+            f"{payload.get('schema')!r}, expected {SCHEMA!r})"
+        )
     return payload
 
 
 def new_payload(benchmark: str, settings: dict[str, Any]) -> dict[str, Any]:
     """The start of every result: schema, benchmark name, settings, machine (updated at the
     end by :func:`finish_payload`)."""
-    return {"schema": SCHEMA, "benchmark": benchmark, "settings": settings,
-            "machine": machine_info(), "load_average_start": load_average(),
-            "started": time.time()}
+    return {
+        "schema": SCHEMA,
+        "benchmark": benchmark,
+        "settings": settings,
+        "machine": machine_info(),
+        "load_average_start": load_average(),
+        "started": time.time(),
+    }
 
 
 def finish_payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -260,12 +297,22 @@ def finish_payload(payload: dict[str, Any]) -> dict[str, Any]:
 def parser(name: str, description: str) -> argparse.ArgumentParser:
     """A command line with ``--json PATH`` (default ``bench/results/<name>.json``) and
     ``--quick`` (tiny settings, for the smoke tests)."""
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--json", type=Path, default=default_json_path(name),
-                   help=f"where to write the result (default bench/results/{name}.json)")
-    p.add_argument("--quick", "--smoke", action="store_true", dest="quick",
-                   help="tiny settings that only check the benchmark runs (smoke tests)")
+    p = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=default_json_path(name),
+        help=f"where to write the result (default bench/results/{name}.json)",
+    )
+    p.add_argument(
+        "--quick",
+        "--smoke",
+        action="store_true",
+        dest="quick",
+        help="tiny settings that only check the benchmark runs (smoke tests)",
+    )
     return p
 
 
@@ -274,19 +321,24 @@ def parser(name: str, description: str) -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------------------
 
 
-def markdown_report(payload: dict[str, Any], tables: Sequence[Table],
-                    verdicts: Sequence[str]) -> str:
+def markdown_report(
+    payload: dict[str, Any], tables: Sequence[Table], verdicts: Sequence[str]
+) -> str:
     """A result as Markdown: where it was measured, its tables, its verdicts."""
     parts = [f"*Measured on {machine_line(payload['machine'])}.*"]
     start, end = payload.get("load_average_start"), payload.get("load_average_end")
     if start and end:
-        parts[0] += (f" *Load average (1 min) {start[0]:.2f} at the start, {end[0]:.2f} at the "
-                     f"end.*")
+        parts[0] += (
+            f" *Load average (1 min) {start[0]:.2f} at the start, {end[0]:.2f} at the "
+            f"end.*"
+        )
     if payload.get("started") and payload.get("wall_seconds"):
         parts[0] += f" *The whole run took {payload['wall_seconds'] / 60:.1f} min.*"
     if payload.get("settings", {}).get("quick"):
-        parts.append("**These figures come from the smoke-test settings (`--quick`): they "
-                     "only show that the benchmark runs, not how fast or how good anything is.**")
+        parts.append(
+            "**These figures come from the smoke-test settings (`--quick`): they "
+            "only show that the benchmark runs, not how fast or how good anything is.**"
+        )
     for title, columns, rows in tables:
         parts += [f"**{title}**", markdown_table(columns, rows)]
     if verdicts:
@@ -305,8 +357,10 @@ def results_markdown(script: str, result: str, command: str | None = None) -> st
     payload = read_json(default_json_path(result))
     command = command or f".venv/bin/python bench/{script}.py"
     if payload is None:
-        return (f"*Not measured yet: run `{command}` (it writes "
-                f"`bench/results/{result}.json`), then build the book again.*")
+        return (
+            f"*Not measured yet: run `{command}` (it writes "
+            f"`bench/results/{result}.json`), then build the book again.*"
+        )
     if str(Path(__file__).parent) not in sys.path:
         sys.path.insert(0, str(Path(__file__).parent))
     module = importlib.import_module(script)

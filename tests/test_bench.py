@@ -21,8 +21,19 @@ import bench_quality  # noqa: E402
 import bench_speed  # noqa: E402
 import common  # noqa: E402
 
-MACHINE_KEYS = {"date", "cpu", "cores", "gpus", "load_average", "python", "numpy",
-                "tensorflow", "keras", "platform", "git_commit"}
+MACHINE_KEYS = {
+    "date",
+    "cpu",
+    "cores",
+    "gpus",
+    "load_average",
+    "python",
+    "numpy",
+    "tensorflow",
+    "keras",
+    "platform",
+    "git_commit",
+}
 
 TINY_CHAPTER = """---
 jupytext:
@@ -45,11 +56,23 @@ kernelspec:
 
 
 def run_script(script, *args, tmp_path, bench_dir=BENCH, timeout=600):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
-           "WASTELAB_CACHE": str(tmp_path / "cache")}  # pretrained bases land in tmp_path
-    proc = subprocess.run([sys.executable, str(bench_dir / script), *map(str, args)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": str(ROOT),
+        "WASTELAB_CACHE": str(tmp_path / "cache"),
+    }  # pretrained bases land in tmp_path
+    proc = subprocess.run(
+        [sys.executable, str(bench_dir / script), *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, (
+        f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc.stdout
 
 
@@ -79,8 +102,12 @@ def test_course_cnn_flops_counted_from_its_layers():
 
     flops = bench_speed.model_flops(build_cnn())
     # 50x50 same conv, 23x23 and 9x9 valid convs (3x3, 16 filters), dense 1,296 -> 2
-    expected = [2 * 9 * 1 * 16 * 50 * 50, 2 * 9 * 16 * 16 * 23 * 23, 2 * 9 * 16 * 16 * 9 * 9,
-                2 * 1296 * 2]
+    expected = [
+        2 * 9 * 1 * 16 * 50 * 50,
+        2 * 9 * 16 * 16 * 23 * 23,
+        2 * 9 * 16 * 16 * 9 * 9,
+        2 * 1296 * 2,
+    ]
     assert [r["flops"] for r in flops["layers"]] == expected
     assert flops["forward"] == sum(expected) == 3_536_064
     assert flops["train_3x"] == 3 * sum(expected)
@@ -88,11 +115,21 @@ def test_course_cnn_flops_counted_from_its_layers():
 
 
 def test_time_to_quality_compares_the_fast_run_with_the_course_runs_best():
-    course = {"seed": 0, "val_f1": [0.2, 0.5, 0.4], "elapsed": [1.0, 2.0, 3.0],
-              "best_val_f1": 0.5, "best_epoch": 2}
+    course = {
+        "seed": 0,
+        "val_f1": [0.2, 0.5, 0.4],
+        "elapsed": [1.0, 2.0, 3.0],
+        "best_val_f1": 0.5,
+        "best_epoch": 2,
+    }
     fast = {"val_f1": [0.3, 0.5, 0.6], "elapsed": [0.5, 1.0, 1.5], "best_val_f1": 0.6}
     r = bench_speed.time_to_quality(course, fast)
-    assert (r["reached"], r["fast_epoch"], r["fast_seconds"], r["speedup"]) == (True, 2, 1.0, 2.0)
+    assert (r["reached"], r["fast_epoch"], r["fast_seconds"], r["speedup"]) == (
+        True,
+        2,
+        1.0,
+        2.0,
+    )
     slow = {"val_f1": [0.3, 0.4, 0.45], "elapsed": [0.5, 1.0, 1.5], "best_val_f1": 0.45}
     r = bench_speed.time_to_quality(course, slow)
     assert not r["reached"] and r["speedup"] is None
@@ -111,32 +148,63 @@ def test_tables_align_and_render_as_markdown():
 
 
 def quality_row(name, f1, spread, vs_previous=None, vs_course=None, kept=True):
-    return {"name": name, "change": "x", "mean_f1": f1, "low": f1 - 0.05,
-            "high": f1 + 0.05, "spread": spread, "pr_auc": 0.7, "precision": 0.6,
-            "recall": 0.6, "threshold": 0.4, "runs": 1, "epochs_per_model": 20.0,
-            "seconds_per_model": 10.0, "vs_previous": vs_previous,
-            "vs_course": vs_course, "kept": kept}
+    return {
+        "name": name,
+        "change": "x",
+        "mean_f1": f1,
+        "low": f1 - 0.05,
+        "high": f1 + 0.05,
+        "spread": spread,
+        "pr_auc": 0.7,
+        "precision": 0.6,
+        "recall": 0.6,
+        "threshold": 0.4,
+        "runs": 1,
+        "epochs_per_model": 20.0,
+        "seconds_per_model": 10.0,
+        "vs_previous": vs_previous,
+        "vs_course": vs_course,
+        "kept": kept,
+    }
 
 
 def paired(against, mean, low, high):
-    return {"against": against, "mean": mean, "low": low, "high": high,
-            "bootstrap": {"mean": mean, "low": low, "high": high,
-                          "p_a_not_better": 0.0}}
+    return {
+        "against": against,
+        "mean": mean,
+        "low": low,
+        "high": high,
+        "bootstrap": {"mean": mean, "low": low, "high": high, "p_a_not_better": 0.0},
+    }
 
 
 def test_quality_tables_and_verdicts_render_the_ablation():
     payload = {
         "settings": {"folds": 5, "target_f1": 0.8, "stretch_f1": 0.85},
         "data": {"n": 1605, "bottles": 366, "source": "/x/trashnet_bottles.npz"},
-        "steps": [quality_row("course CNN", 0.55, 0.04),
-                  quality_row("+ class weights", 0.53, 0.05,
-                              paired("course CNN", -0.02, -0.05, 0.01),
-                              paired("course CNN", -0.02, -0.05, 0.01), kept=False),
-                  quality_row("+ augmentation", 0.81, 0.03,
-                              paired("+ class weights", 0.28, 0.2, 0.35),
-                              paired("course CNN", 0.26, 0.2, 0.33))],
-        "best": "+ augmentation", "target_met": True, "stretch_met": False,
-        "beats_course_beyond_spread": True, "spread_between_runs": 0.04,
+        "steps": [
+            quality_row("course CNN", 0.55, 0.04),
+            quality_row(
+                "+ class weights",
+                0.53,
+                0.05,
+                paired("course CNN", -0.02, -0.05, 0.01),
+                paired("course CNN", -0.02, -0.05, 0.01),
+                kept=False,
+            ),
+            quality_row(
+                "+ augmentation",
+                0.81,
+                0.03,
+                paired("+ class weights", 0.28, 0.2, 0.35),
+                paired("course CNN", 0.26, 0.2, 0.33),
+            ),
+        ],
+        "best": "+ augmentation",
+        "target_met": True,
+        "stretch_met": False,
+        "beats_course_beyond_spread": True,
+        "spread_between_runs": 0.04,
         "transfer_base": {"source": "wastelab-synthetic"},
     }
     (title, columns, rows), _ = bench_quality.tables(payload)
@@ -156,8 +224,16 @@ def test_quality_tables_and_verdicts_render_the_ablation():
 
 def test_quality_renders_results_of_the_older_protocol():
     scores = {"precision": 0.5, "recall": 0.4, "f1": 0.45}
-    old = {"recipes": [{"recipe": "course CNN", "test": scores, "val": scores,
-                        "train_seconds": 3.0}]}
+    old = {
+        "recipes": [
+            {
+                "recipe": "course CNN",
+                "test": scores,
+                "val": scores,
+                "train_seconds": 3.0,
+            }
+        ]
+    }
     ((title, _, rows),) = bench_quality.tables(old)
     assert "Older protocol" in title and rows[0][0] == "course CNN"
     assert "older one-split protocol" in bench_quality.verdicts(old)[0]
@@ -191,7 +267,10 @@ def test_speed_benchmark_quick(tmp_path):
     payload = read_result(out, "speed")
     assert payload["machine"]["tensorflow"]
     assert payload["flops"]["forward"] == 3_536_064
-    assert payload["matmul"]["tensorflow_gflops"] > 0 and payload["matmul"]["numpy_gflops"] > 0
+    assert (
+        payload["matmul"]["tensorflow_gflops"] > 0
+        and payload["matmul"]["numpy_gflops"] > 0
+    )
     for setting in ("nondeterministic", "deterministic"):
         for loop, batch in (("course", 32), ("fast", 128)):
             run = payload["throughput"][setting][loop]
@@ -201,7 +280,13 @@ def test_speed_benchmark_quick(tmp_path):
         assert len(run["elapsed"]) == len(run["val_f1"]) == run["epochs"] == 2
         assert run["elapsed"] == sorted(run["elapsed"])
     (ttq,) = payload["time_to_quality"]
-    assert {"target_val_f1", "course_seconds", "fast_seconds", "speedup", "reached"} <= set(ttq)
+    assert {
+        "target_val_f1",
+        "course_seconds",
+        "fast_seconds",
+        "speedup",
+        "reached",
+    } <= set(ttq)
     assert isinstance(payload["target_met"], bool)
     assert len(payload["data"]["fingerprint"]) == 16
 
@@ -209,8 +294,12 @@ def test_speed_benchmark_quick(tmp_path):
 def test_quality_stores_and_reuses_out_of_fold_predictions(tmp_path):
     step = bench_quality.steps()[0]
     other = bench_quality.Step(**{**bench_quality.asdict(step), "epochs": 3})
-    runs = {"proba": np.array([[0.1, 0.9]]), "flip": np.array([[0.2, 0.8]]),
-            "seconds": [1.5, 2.0], "epochs": [30, 30]}
+    runs = {
+        "proba": np.array([[0.1, 0.9]]),
+        "flip": np.array([[0.2, 0.8]]),
+        "seconds": [1.5, 2.0],
+        "epochs": [30, 30],
+    }
     path = tmp_path / "oof.npz"
     key = {"data": "abc", "seed": 0, "folds": 5}
     bench_quality.save_runs(path, key, {bench_quality.json_text(step): runs})
@@ -231,24 +320,43 @@ def tiny_photos(tmp_path):
     n = 60
     y = (np.arange(n) % 3 == 0).astype(np.int64)
     path = tmp_path / "photos.npz"
-    np.savez(path, x=rng.integers(0, 256, (n, 50, 50), dtype=np.uint8),
-             rgb=rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8),
-             rgb128=rng.integers(0, 256, (n, 128, 128, 3), dtype=np.uint8), y=y)
+    np.savez(
+        path,
+        x=rng.integers(0, 256, (n, 50, 50), dtype=np.uint8),
+        rgb=rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8),
+        rgb128=rng.integers(0, 256, (n, 128, 128, 3), dtype=np.uint8),
+        y=y,
+    )
     return path
 
 
 @pytest.mark.slow
 def test_quality_benchmark_quick_on_photos(tmp_path, tiny_photos):
     out = tmp_path / "quality.json"
-    stdout = run_script("bench_quality.py", "--quick", "--data", tiny_photos,
-                        "--json", out, "--steps", "ensemble", "transfer",
-                        tmp_path=tmp_path)
+    stdout = run_script(
+        "bench_quality.py",
+        "--quick",
+        "--data",
+        tiny_photos,
+        "--json",
+        out,
+        "--steps",
+        "ensemble",
+        "transfer",
+        tmp_path=tmp_path,
+    )
     assert "Out-of-fold bottle F1" in stdout and "measured on:" in stdout
     payload = read_result(out, "quality")
     names = [r["name"] for r in payload["steps"]]
     # the course CNN always; the ensemble's members; transfer's comparison step
-    assert names == ["course CNN", "+ augmentation", "+ resolution 96x96",
-                     "+ longer schedule", "+ ensemble", "transfer"]
+    assert names == [
+        "course CNN",
+        "+ augmentation",
+        "+ resolution 96x96",
+        "+ longer schedule",
+        "+ ensemble",
+        "transfer",
+    ]
     assert payload["complete"] is True
     assert payload["data"]["n"] == 60 and payload["data"]["bottles"] == 20
     assert payload["data"]["shapes"]["rgb96"] == [96, 96, 3]
@@ -275,8 +383,14 @@ def test_quality_benchmark_quick_on_photos(tmp_path, tiny_photos):
 
 def test_quality_benchmark_skips_without_data(tmp_path):
     out = tmp_path / "quality.json"
-    stdout = run_script("bench_quality.py", "--data", tmp_path / "absent.npz", "--json", out,
-                        tmp_path=tmp_path)
+    stdout = run_script(
+        "bench_quality.py",
+        "--data",
+        tmp_path / "absent.npz",
+        "--json",
+        out,
+        tmp_path=tmp_path,
+    )
     assert "SKIPPED" in stdout and "absent.npz" in stdout
     assert not out.exists()
 
@@ -284,16 +398,32 @@ def test_quality_benchmark_skips_without_data(tmp_path):
 @pytest.mark.slow
 def test_book_benchmark_times_each_chapter(tmp_path):
     ok = write_chapter(tmp_path / "ok.md", "Fine", "print(6 * 7)")
-    broken = write_chapter(tmp_path / "broken.md", "Broken", "raise ValueError('on purpose')")
+    broken = write_chapter(
+        tmp_path / "broken.md", "Broken", "raise ValueError('on purpose')"
+    )
     out = tmp_path / "book.json"
-    stdout = run_script("bench_book.py", "--quick", "--chapters", ok, broken, "--json", out,
-                        tmp_path=tmp_path)
+    stdout = run_script(
+        "bench_book.py",
+        "--quick",
+        "--chapters",
+        ok,
+        broken,
+        "--json",
+        out,
+        tmp_path=tmp_path,
+    )
     assert "ok.md" in stdout
     payload = read_result(out, "book")
     first, second = payload["chapters"]
-    assert first["seconds"] > 0 and first["code_cells"] == 1 and not first["unexpected_errors"]
+    assert (
+        first["seconds"] > 0
+        and first["code_cells"] == 1
+        and not first["unexpected_errors"]
+    )
     assert second["unexpected_errors"][0]["ename"] == "ValueError"
-    assert payload["execution_seconds"] == pytest.approx(first["seconds"] + second["seconds"])
+    assert payload["execution_seconds"] == pytest.approx(
+        first["seconds"] + second["seconds"]
+    )
     assert "full_build" not in payload
     assert any("unexpected cell errors" in v for v in bench_book.verdicts(payload))
     # peak memory of the kernel process (and its children): a Python kernel is 30-500 MiB
@@ -347,14 +477,23 @@ def test_results_page_renders_measured_and_missing_results(tmp_path):
     page = tmp_path / "book" / "results.md"
     shutil.copy(ROOT / "book" / "results.md", page)
     chapter = write_chapter(tmp_path / "tiny.md", "Tiny", "print('hello')")
-    run_script("bench_book.py", "--quick", "--chapters", chapter, tmp_path=tmp_path,
-               bench_dir=bench)  # default JSON path: the copy's bench/results/book.json
+    run_script(
+        "bench_book.py",
+        "--quick",
+        "--chapters",
+        chapter,
+        tmp_path=tmp_path,
+        bench_dir=bench,
+    )  # default JSON path: the copy's bench/results/book.json
     assert (bench / "results" / "book.json").is_file()
 
     run = execute(read_notebook(page), cwd=page.parent)
     assert not run.unexpected_errors, run.unexpected_errors
-    shown = "\n".join(out.get("data", {}).get("text/markdown", "")
-                      for cell in run.notebook.cells for out in cell.get("outputs", []))
+    shown = "\n".join(
+        out.get("data", {}).get("text/markdown", "")
+        for cell in run.notebook.cells
+        for out in cell.get("outputs", [])
+    )
     assert "tiny.md" in shown and "| chapter | seconds |" in shown
     assert "smoke-test settings" in shown
     assert shown.count("Not measured yet") == 3  # speed, quality, quality on synthetic

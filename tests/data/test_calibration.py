@@ -46,7 +46,9 @@ def taco():
 @pytest.fixture(scope="module")
 def stand_in():
     """The stand-in at TACO's object sizes (``Challenges.taco()``)."""
-    return coco_statistics(scene_annotations(1500, seed=0, challenges=Challenges.taco()))
+    return coco_statistics(
+        scene_annotations(1500, seed=0, challenges=Challenges.taco())
+    )
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,9 @@ def test_book_default_has_tacos_counts_and_larger_objects(taco, book_default):
         assert rows[counted]["ok"], counted
     # larger objects on purpose: at least twice TACO's median bottle, at most half the
     # picture (documented in Challenges)
-    ratio = rows["bottle size, median"]["other"] / rows["bottle size, median"]["reference"]
+    ratio = (
+        rows["bottle size, median"]["other"] / rows["bottle size, median"]["reference"]
+    )
     assert 2.0 <= ratio <= 5.0, ratio
 
 
