@@ -226,95 +226,31 @@ def _walk(blocks: list[_Block]):
 
 
 # ------------------------------------------------------------------------- bibliography
-_ACCENTS = {
-    "'": "\u0301",
-    "`": "\u0300",
-    "^": "\u0302",
-    '"': "\u0308",
-    "~": "\u0303",
-    "=": "\u0304",
-    ".": "\u0307",
-    "c": "\u0327",
-    "v": "\u030c",
-    "u": "\u0306",
-    "H": "\u030b",
-    "k": "\u0328",
-}
-_LETTERS = {
-    "ss": "ß",
-    "o": "ø",
-    "O": "Ø",
-    "ae": "æ",
-    "AE": "Æ",
-    "l": "ł",
-    "L": "Ł",
-    "i": "ı",
-    "aa": "å",
-    "AA": "Å",
-    "oe": "œ",
-    "OE": "Œ",
-    "&": "&",
-    "%": "%",
-    "_": "_",
-}
-
-
 def _latex_to_text(text: str) -> str:
-    """BibTeX field text as plain Unicode: accents, ``\\url``, braces, dashes."""
+    """BibTeX field text as plain Unicode (pybtex): accents, ``\\url``, braces, dashes."""
+    from pybtex.richtext import Text
+
     text = re.sub(r"\\url\{([^}]*)\}", r"\1", text)
-    text = re.sub(
-        r"\\([`'^\"~=.])\s*\{?([A-Za-z])\}?", lambda m: m[2] + _ACCENTS[m[1]], text
-    )
-    text = re.sub(
-        r"\\([cvuHk])\s*\{([A-Za-z])\}", lambda m: m[2] + _ACCENTS[m[1]], text
-    )
-    text = re.sub(
-        r"\\(ss|aa|AA|ae|AE|oe|OE|[oOlLi&%_])(?![A-Za-z])",
-        lambda m: _LETTERS[m[1]],
-        text,
-    )
-    text = re.sub(r"\\[A-Za-z]+\s*", "", text).replace("{", "").replace("}", "")
-    text = text.replace("---", "\u2014").replace("--", "\u2013").replace("~", " ")
+    text = Text.from_latex(text).render_as("text").replace("\xa0", " ")
+    text = re.sub(r"\\[A-Za-z]+\s*", "", text)  # commands pybtex does not know
     return unicodedata.normalize("NFC", re.sub(r"\s+", " ", text).strip())
 
 
-def _bib_value(text: str, i: int) -> tuple[str, int]:
-    """The field value starting at ``text[i]`` (braced, quoted or bare) and where it ends."""
-    if text[i] in '{"':
-        close, depth, j = ("}" if text[i] == "{" else '"'), 0, i
-        while j < len(text):
-            if text[j] == "{":
-                depth += 1
-            elif text[j] == "}":
-                depth -= 1
-            if (close == "}" and depth == 0) or (
-                close == '"' and j > i and text[j] == '"' and depth == 0
-            ):
-                return text[i + 1 : j], j + 1
-            j += 1
-        return text[i + 1 :], len(text)
-    match = re.match(r"[^,}\s]*", text[i:])
-    return match[0], i + match.end()
-
-
 def read_bib(path: str | Path) -> dict[str, dict[str, str]]:
-    """Entries of a BibTeX file as ``{key: {field: text}}`` (fields lower-case, raw LaTeX)."""
-    text = Path(path).read_text(encoding="utf-8")
+    """Entries of a BibTeX file, read by pybtex, as ``{key: {field: text}}``.
+
+    Fields are lower-case and keep their LaTeX; people (``author``, ``editor``) are
+    joined with `` and `` as in the file.
+    """
+    from pybtex.database import parse_file
+
     entries: dict[str, dict[str, str]] = {}
-    for start in re.finditer(r"@(\w+)\s*\{\s*([^,\s]+)\s*,", text):
-        fields = {"type": start[1].lower()}
-        i = start.end()
-        while True:
-            match = re.compile(r"\s*(\w+)\s*=\s*").match(text, i)
-            if not match:
-                break
-            value, i = _bib_value(text, match.end())
-            fields[match[1].lower()] = value
-            comma = re.compile(r"\s*,").match(text, i)
-            if not comma:
-                break
-            i = comma.end()
-        entries[start[2]] = fields
+    for key, entry in parse_file(str(path), bib_format="bibtex").entries.items():
+        fields = {"type": entry.type.lower()}
+        fields.update({name.lower(): value for name, value in entry.fields.items()})
+        for role, people in entry.persons.items():
+            fields[role.lower()] = " and ".join(str(person) for person in people)
+        entries[key] = fields
     return entries
 
 
