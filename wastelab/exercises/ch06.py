@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .core import Case, CheckFailed, check_value, run_checks, self_check
+from .runs import forget, validation_scores
 
 #: The modelling exercise: the course CNN, trained this many epochs in batches of 32.
 RUN_EPOCHS, RUN_BATCH = 20, 32
@@ -237,10 +238,10 @@ def check_learning_rate_runs(
         for seed in seeds:
             result = my_train_run(data, lr, seed)
             _check_run(result, data, lr, seed)
-            f1, matrix = _validation_scores(result.model, data)
+            f1, matrix = validation_scores(result.model, data)
             scores[lr].append(f1)
             matrices[lr] += matrix
-            _forget(result)
+            forget(result)
     floor = _always_bottle_f1(data.y_val)
     above = sum(f > floor for f1s in scores.values() for f in f1s)
     if verbose:
@@ -290,27 +291,10 @@ def _check_run(result: Any, data: Any, lr: float, seed: int) -> None:
         )
 
 
-def _validation_scores(model: Any, data: Any) -> tuple[float, np.ndarray]:
-    """F1 of "bottle" (class 1) on the validation images, and the confusion matrix."""
-    from wastelab import metrics, training
-
-    predicted = np.argmax(training.predict_proba(model, data.x_val), axis=1)
-    f1 = metrics.binary_report(data.y_val, predicted)["f1"]
-    return f1, metrics.confusion_matrix(data.y_val, predicted)
-
-
 def _always_bottle_f1(y: np.ndarray) -> float:
     """F1 of answering "bottle" for every image: 2s / (1 + s), s the bottles' share."""
     share = float(np.mean(np.asarray(y) == 1))
     return 2 * share / (1 + share)
-
-
-def _forget(result: Any) -> None:
-    """Free a finished run's model: keeps memory low over many runs."""
-    import keras
-
-    del result.model
-    keras.backend.clear_session()
 
 
 def _report(

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .core import Case, CheckFailed, run_checks, self_check
+from .runs import forget, validation_scores
 
 #: The modelling exercise: the course's 30 epochs per run.
 RUN_EPOCHS = 30
@@ -293,11 +294,11 @@ def check_dropout_runs(
         for seed in seeds:
             result = my_dropout_run(data, rate, seed)
             _check_dropout_run(result, data, rate, seed)
-            f1, matrix = _validation_scores(result.model, data)
+            f1, matrix = validation_scores(result.model, data)
             scores[rate].append(f1)
             matrices[rate] += matrix
             one_class += not 0.05 <= matrix[:, 1].sum() / matrix.sum() <= 0.95
-            _forget(result)
+            forget(result)
     if verbose:
         print(_dropout_report(scores, matrices, data, seeds))
         print(_dropout_verdict(scores, one_class))
@@ -346,23 +347,6 @@ def _check_dropout_run(result: Any, data: Any, rate: float, seed: int) -> None:
             f"{where}: trained {epochs} epochs, expected {RUN_EPOCHS}\n  hint: "
             f"epochs={RUN_EPOCHS}, the course's number"
         )
-
-
-def _validation_scores(model: Any, data: Any) -> tuple[float, np.ndarray]:
-    """F1 of "bottle" (class 1) on the validation images, and the confusion matrix."""
-    from wastelab import metrics, training
-
-    predicted = np.argmax(training.predict_proba(model, data.x_val), axis=1)
-    f1 = metrics.binary_report(data.y_val, predicted)["f1"]
-    return f1, metrics.confusion_matrix(data.y_val, predicted)
-
-
-def _forget(result: Any) -> None:
-    """Free a finished run's model: keeps memory flat over many runs."""
-    import keras
-
-    del result.model
-    keras.backend.clear_session()
 
 
 def _dropout_report(
