@@ -105,10 +105,6 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from .data import prepare, save_splits
 
     _check_output(args.out)
-    if args.source == "taco" and args.root is not None and args.strict:
-        from .data.taco import parse_annotations
-
-        parse_annotations(Path(args.root) / "annotations.json", strict=True)
     splits = prepare(
         args.source,
         args.root,
@@ -119,6 +115,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         n=args.n,
         bottle_share=args.bottle_share,
         positive=tuple(args.positive),
+        strict=args.strict,
         verbose=args.verbose,
     )
     path = save_splits(splits, args.out)

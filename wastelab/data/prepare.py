@@ -24,6 +24,7 @@ def prepare(
     n: int = 1500,
     bottle_share: float | None = None,
     positive: tuple[str, ...] = ("bottle",),
+    strict: bool = False,
     verbose: int = 1,
 ) -> Splits:
     """Load images from ``source``, preprocess them and split them 80/10/10 by ``seed``.
@@ -31,8 +32,9 @@ def prepare(
     ``source`` is ``"synthetic"`` (``n`` generated scenes, ``bottle_share`` of them with
     a bottle; None: TACO's share), ``"taco"`` (a TACO tree at ``root``, ``task``
     ``"image"`` or ``"objects"``) or ``"folder"`` (class sub-folders at ``root``;
-    folders named in ``positive`` are bottles). Raises ValueError when the images do not
-    make a data set: a class without images, or too few for a validation and a test
+    folders named in ``positive`` are bottles; ``strict``: refuse a TACO annotation
+    file with defects instead of repairing them). Raises ValueError when the images do
+    not make a data set: a class without images, or too few for a validation and a test
     split.
     """
     if source == "synthetic":
@@ -53,7 +55,7 @@ def prepare(
             from .taco import load_taco
 
             x, y, meta = load_taco(
-                root, task=task, size=size, color=color, verbose=verbose
+                root, task=task, size=size, color=color, strict=strict, verbose=verbose
             )
         else:
             from .folders import load_folders
